@@ -1,0 +1,206 @@
+package model
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+	"time"
+)
+
+// Permission limits what an app's secret may do (DESIGN.md §2).
+type Permission string
+
+// The app permissions.
+const (
+	PermConnectionsManage Permission = "CONNECTIONS_MANAGE"
+	PermConnectionsRead   Permission = "CONNECTIONS_READ"
+	PermProxy             Permission = "PROXY"
+	PermEventsRead        Permission = "EVENTS_READ"
+)
+
+// AllPermissions is the default set of a new app.
+var AllPermissions = []Permission{PermConnectionsManage, PermConnectionsRead, PermProxy, PermEventsRead}
+
+// App is a client app registered with the broker. Its id is its client id.
+type App struct {
+	ID                  string
+	Name                string
+	Description         string
+	LogoURL             string
+	HomepageURL         string
+	AllowedDomains      []string
+	AllowedRedirectURIs []string
+	LoginURL            string
+	LogoutURL           string
+	WebhookURL          string
+	Permissions         []Permission
+	// RateLimit overrides security.rateLimits.app for this app (requests per
+	// second; 0 = the broker-wide default).
+	RateLimit float64
+	// SecretHash is the hash of the client secret; the secret itself is never
+	// stored.
+	SecretHash []byte
+	// WebhookSecret is the webhook signing secret, encrypted (AAD: WebhookSecretAAD).
+	WebhookSecret []byte
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	// Version increases with every update; compare-and-swap updates check it.
+	Version int64
+}
+
+// Has reports whether the app holds permission p.
+func (a *App) Has(p Permission) bool {
+	for _, q := range a.Permissions {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// WebhookSecretAAD is the additional data binding an app's encrypted webhook
+// secret to that app.
+func WebhookSecretAAD(appID string) []byte { return []byte("app-webhook:" + appID) }
+
+// AppProviderAAD is the additional data binding an app's own OAuth client
+// secret to the app and provider.
+func AppProviderAAD(appID, providerID string) []byte {
+	return []byte("app-provider:" + appID + "/" + providerID)
+}
+
+// AppProvider is an app's own OAuth client for one provider ("your own auth").
+type AppProvider struct {
+	AppID        string
+	ProviderID   string
+	ClientID     string
+	ClientSecret []byte // encrypted, AAD: AppProviderAAD
+	Scopes       []string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// ConnectionStatus is the state of a connection.
+type ConnectionStatus string
+
+// The connection statuses.
+const (
+	StatusConnected    ConnectionStatus = "CONNECTED"
+	StatusNeedsReauth  ConnectionStatus = "NEEDS_REAUTH"
+	StatusDisconnected ConnectionStatus = "DISCONNECTED"
+)
+
+// ClientSource says whose OAuth client a connection was made with, so refresh
+// and revoke use the same one.
+type ClientSource string
+
+// Client sources.
+const (
+	ClientBroker ClientSource = "broker" // broker-wide client from broker.yaml
+	ClientApp    ClientSource = "app"    // the app's own client (AppProvider)
+	ClientNone   ClientSource = ""       // credentials connections
+)
+
+// Connection links one end user's provider account to an app and schedule.
+type Connection struct {
+	ID           string
+	AppID        string
+	ProviderID   string
+	ScheduleID   string
+	AccountID    string // the provider's account id, or a hash of the credentials
+	AccountEmail string
+	AccountName  string
+	Status       ConnectionStatus
+	Scopes       []string
+	ClientSource ClientSource
+	// Credentials is the encrypted JSON of a Token (AAD: the connection id).
+	// Empty once disconnected.
+	Credentials []byte
+	// TokenExpiry mirrors the token's expiry so the keep-alive loop can
+	// select without decrypting.
+	TokenExpiry     time.Time
+	LastRefreshedAt time.Time
+	LastUsedAt      time.Time
+	LastError       string // a code, never provider text that could hold a secret
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	Version         int64
+}
+
+// Token is a connection's decrypted credential: OAuth tokens, an API key, or
+// a username and password. It is never logged nor sent to an app.
+type Token struct {
+	AccessToken  string    `json:"accessToken,omitempty"`
+	RefreshToken string    `json:"refreshToken,omitempty"`
+	TokenType    string    `json:"tokenType,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	APIKey       string    `json:"apiKey,omitempty"`
+	Username     string    `json:"username,omitempty"`
+	Password     string    `json:"password,omitempty"`
+}
+
+// AuthSession is the server side of one OAuth connect flow. It is created by
+// POST /v1/connect/oauth, bound to a browser by /oauth/start and consumed
+// exactly once by the callback.
+type AuthSession struct {
+	ID           string
+	AppID        string
+	ProviderID   string
+	ScheduleID   string
+	RedirectURL  string
+	AppState     string
+	Scopes       []string
+	LoginHint    string
+	PKCEVerifier string
+	ClientSource ClientSource
+	// BindingHash is the SHA-256 of the browser-binding cookie's nonce; empty
+	// until /oauth/start ran.
+	BindingHash []byte
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+}
+
+// WebhookEvent is one entry of the durable webhook outbox.
+type WebhookEvent struct {
+	ID            string
+	AppID         string
+	Type          string // e.g. connection.needs_reauth
+	Payload       []byte // JSON, never a secret
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	DeliveredAt   time.Time
+	CreatedAt     time.Time
+}
+
+// Webhook event types.
+const (
+	EventConnectionCreated     = "connection.created"
+	EventConnectionReconnected = "connection.reconnected"
+	EventConnectionNeedsReauth = "connection.needs_reauth"
+	EventConnectionDisconnect  = "connection.disconnected"
+)
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewID returns prefix + "_" + 128 random bits in lower-case base32 (26
+// characters, no underscores), e.g. con_k5...; ids are unguessable.
+func NewID(prefix string) string {
+	return prefix + "_" + RandomToken(16)
+}
+
+// RandomToken returns n random bytes in lower-case base32 without padding.
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("model: crypto/rand failed: " + err.Error())
+	}
+	return strings.ToLower(idEncoding.EncodeToString(b))
+}
+
+// ID prefixes.
+const (
+	PrefixApp        = "app"
+	PrefixConnection = "con"
+	PrefixSession    = "ses"
+	PrefixWebhook    = "whk"
+)

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/oauthbroker/broker/broker/model"
+)
+
+// Store is the broker's persistence. Every method returns model.ErrNotFound
+// for a missing record, model.ErrConflict for a uniqueness violation and
+// model.ErrUnavailable (wrapped) when the database cannot be reached.
+type Store interface {
+	Apps
+	Connections
+	AuthSessions
+	Leases
+	Outbox
+
+	// Migrate applies the embedded migrations, once even when several
+	// processes call it together.
+	Migrate(ctx context.Context) error
+	// SchemaVersion returns the applied schema version and the newest one
+	// this binary knows.
+	SchemaVersion(ctx context.Context) (applied, known int, err error)
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Apps stores client apps and their own provider clients.
+type Apps interface {
+	CreateApp(ctx context.Context, a model.App) error
+	GetApp(ctx context.Context, id string) (model.App, error)
+	QueryApps(ctx context.Context, q AppQuery) (apps []model.App, total int, err error)
+	// UpdateApp reads the app, calls fn and writes its result only if the app
+	// did not change meanwhile (compare-and-swap on Version, retried a few
+	// times on contention). fn may return an error to abort.
+	UpdateApp(ctx context.Context, id string, fn func(model.App) (model.App, error)) (model.App, error)
+	// DeleteApp removes the app and marks its connections DISCONNECTED with
+	// their credentials wiped, in one transaction.
+	DeleteApp(ctx context.Context, id string) error
+
+	PutAppProvider(ctx context.Context, p model.AppProvider) error
+	GetAppProvider(ctx context.Context, appID, providerID string) (model.AppProvider, error)
+	DeleteAppProvider(ctx context.Context, appID, providerID string) error
+	// ListAppProviders pages through every app provider client, ordered by
+	// (appID, providerID), after the given key; for key rotation.
+	ListAppProviders(ctx context.Context, afterAppID, afterProviderID string, limit int) ([]model.AppProvider, error)
+}
+
+// AppQuery filters, sorts and pages apps.
+type AppQuery struct {
+	ID        string // filter.id; empty = all
+	SortField string // "id" (default), "createdDate" or "name"
+	SortDesc  bool
+	Limit     int // 0 = backend default (50)
+	Offset    int
+}
+
+// Connections stores connections.
+type Connections interface {
+	// UpsertConnection stores c, or, when a connection with the same app,
+	// provider, schedule and AccountID exists, updates that one in place
+	// (keeping its id and CreatedAt). It returns the stored connection and
+	// whether it was created.
+	UpsertConnection(ctx context.Context, c model.Connection) (model.Connection, bool, error)
+	// GetConnection returns the connection only if it belongs to appID; a
+	// foreign connection is model.ErrNotFound, like a missing one.
+	GetConnection(ctx context.Context, appID, id string) (model.Connection, error)
+	// GetConnectionByID is for the token manager, which has already checked
+	// ownership.
+	GetConnectionByID(ctx context.Context, id string) (model.Connection, error)
+	ListConnections(ctx context.Context, f ConnectionFilter) ([]model.Connection, error)
+	// UpdateConnection is compare-and-swap on Version, like UpdateApp.
+	UpdateConnection(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error)) (model.Connection, error)
+	// DeleteConnection removes the row entirely (used by tests and cleanup).
+	DeleteConnection(ctx context.Context, id string) error
+}
+
+// ConnectionFilter selects connections. Results are ordered by id; paging is
+// by cursor: After is the last id of the previous page.
+type ConnectionFilter struct {
+	AppID       string // empty = every app (internal use only)
+	ScheduleIDs []string
+	ProviderID  string
+	Status      model.ConnectionStatus
+	// ExpiringBefore selects connections whose TokenExpiry is set and before
+	// it (keep-alive loop); zero = no filter.
+	ExpiringBefore time.Time
+	// UsedBefore selects connections last used before it; zero = no filter.
+	UsedBefore time.Time
+	After      string
+	Limit      int // 0 = 100
+}
+
+// AuthSessions stores the server side of OAuth connect flows.
+type AuthSessions interface {
+	CreateAuthSession(ctx context.Context, s model.AuthSession) error
+	// GetAuthSession returns an unexpired session (model.ErrNotFound otherwise).
+	GetAuthSession(ctx context.Context, id string, now time.Time) (model.AuthSession, error)
+	// BindAuthSession sets the binding hash once; a second binding of the same
+	// session is model.ErrConflict.
+	BindAuthSession(ctx context.Context, id string, bindingHash []byte, now time.Time) error
+	// ConsumeAuthSession deletes and returns the session atomically: of any
+	// number of concurrent callers exactly one gets it, the others get
+	// model.ErrNotFound. An expired session is model.ErrNotFound too.
+	ConsumeAuthSession(ctx context.Context, id string, now time.Time) (model.AuthSession, error)
+	// DeleteExpiredAuthSessions removes sessions expired before now.
+	DeleteExpiredAuthSessions(ctx context.Context, now time.Time) (int, error)
+}
+
+// Leases are short-lived named locks shared by every replica (one refresh
+// per connection across replicas).
+type Leases interface {
+	// AcquireLease takes the lease name for holder until now+ttl. It succeeds
+	// when the lease is free, expired, or already held by holder.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	// ReleaseLease frees the lease if holder holds it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+}
+
+// Outbox is the durable webhook outbox. Delivery lands in a later issue; the
+// broker already writes events so none is lost.
+type Outbox interface {
+	EnqueueWebhook(ctx context.Context, e model.WebhookEvent) error
+	// ClaimWebhooks returns up to limit undelivered events due at now and
+	// pushes their NextAttemptAt to now+lockFor so no other replica takes them.
+	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lockFor time.Duration) ([]model.WebhookEvent, error)
+	CompleteWebhook(ctx context.Context, id string, at time.Time) error
+	RetryWebhook(ctx context.Context, id string, next time.Time, lastErr string) error
+	// ListWebhooks lists an app's events, newest first (for tests and admin).
+	ListWebhooks(ctx context.Context, appID string, limit int) ([]model.WebhookEvent, error)
+}
+
+// ChangeKind names what changed.
+type ChangeKind string
+
+// Change kinds.
+const (
+	ChangeConnection ChangeKind = "connection"
+	ChangeApp        ChangeKind = "app"
+)
+
+// Change tells caches on every replica that a record changed.
+type Change struct {
+	Kind ChangeKind
+	ID   string
+}
+
+// Watcher is an optional ability of a Store shared by several processes
+// (PostgreSQL LISTEN/NOTIFY): Watch calls fn for every change made by any
+// replica, until ctx ends. When the listening connection drops and comes
+// back, it calls fn with a zero Change to say "resync everything".
+type Watcher interface {
+	Watch(ctx context.Context, fn func(Change)) error
+}

@@ -1,0 +1,136 @@
+package config
+
+import (
+	"time"
+
+	"github.com/oauthbroker/broker/providers"
+)
+
+// Config is broker.yaml, typed. Key names are part of the public contract
+// (DESIGN.md §6); docs/configuration.md documents each field.
+type Config struct {
+	Server    Server                    `yaml:"server"`
+	Store     Store                     `yaml:"store"`
+	Security  Security                  `yaml:"security"`
+	Cache     Cache                     `yaml:"cache"`
+	Proxy     Proxy                     `yaml:"proxy"`
+	Refresh   Refresh                   `yaml:"refresh"`
+	Log       Log                       `yaml:"log"`
+	Telemetry Telemetry                 `yaml:"telemetry"`
+	Demo      bool                      `yaml:"demo"`
+	Providers map[string]providers.Spec `yaml:"providers"`
+}
+
+// Server is the HTTP server.
+type Server struct {
+	Listen                string   `yaml:"listen"`
+	PublicURL             string   `yaml:"publicUrl"`
+	Production            bool     `yaml:"production"`
+	DataDir               string   `yaml:"dataDir"`
+	AllowInsecureLoopback bool     `yaml:"allowInsecureLoopback"`
+	ShutdownGrace         Duration `yaml:"shutdownGrace"`
+	ReadHeaderTimeout     Duration `yaml:"readHeaderTimeout"`
+	ReadTimeout           Duration `yaml:"readTimeout"`
+	WriteTimeout          Duration `yaml:"writeTimeout"`
+	IdleTimeout           Duration `yaml:"idleTimeout"`
+	MaxHeaderBytes        ByteSize `yaml:"maxHeaderBytes"`
+}
+
+// Store selects the backend.
+type Store struct {
+	Driver   string `yaml:"driver"` // sqlite | postgres
+	DSN      string `yaml:"dsn"`
+	MaxConns int    `yaml:"maxConns"`
+}
+
+// Key is one named secret of a key ring.
+type Key struct {
+	ID     string `yaml:"id"`
+	Secret string `yaml:"secret,omitempty"` // state keys: any string of at least 32 bytes
+	Key    string `yaml:"key,omitempty"`    // encryption keys: base64 of 32 bytes
+}
+
+// Security holds the admin tokens, key rings and rate limits.
+type Security struct {
+	AdminToken     string     `yaml:"adminToken"`
+	AdminReadToken string     `yaml:"adminReadToken"`
+	StateKeys      []Key      `yaml:"stateKeys"`
+	EncryptionKeys []Key      `yaml:"encryptionKeys"`
+	RateLimits     RateLimits `yaml:"rateLimits"`
+}
+
+// RateLimits: app is per app on /v1 and /proxy (requests per second, 0 =
+// none); browser is per client address on /oauth and /connect.
+type RateLimits struct {
+	App     float64 `yaml:"app"`
+	Burst   int     `yaml:"burst"`
+	Browser Rate    `yaml:"browser"`
+}
+
+// Cache sizes the LRU caches.
+type Cache struct {
+	Tokens       int      `yaml:"tokens"`
+	Apps         int      `yaml:"apps"`
+	ExpiryMargin Duration `yaml:"expiryMargin"`
+}
+
+// Proxy bounds proxied calls.
+type Proxy struct {
+	Timeout               Duration `yaml:"timeout"`
+	ResponseHeaderTimeout Duration `yaml:"responseHeaderTimeout"`
+	MaxRequestBody        ByteSize `yaml:"maxRequestBody"`
+	RetryBodyLimit        ByteSize `yaml:"retryBodyLimit"`
+}
+
+// Refresh configures background token upkeep.
+type Refresh struct {
+	KeepAlive KeepAlive `yaml:"keepAlive"`
+}
+
+// KeepAlive refreshes idle connections before their refresh tokens lapse.
+type KeepAlive struct {
+	Enabled   bool     `yaml:"enabled"`
+	Interval  Duration `yaml:"interval"`
+	IdleAfter Duration `yaml:"idleAfter"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// Telemetry configures OpenTelemetry.
+type Telemetry struct {
+	OTLP       OTLP `yaml:"otlp"`
+	Prometheus bool `yaml:"prometheus"`
+}
+
+// OTLP is the trace exporter.
+type OTLP struct {
+	Endpoint string `yaml:"endpoint"`
+	Protocol string `yaml:"protocol"` // grpc | http
+}
+
+// Duration is a time.Duration written as "20s", "1h", "720h".
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ByteSize is a size written as 65536, "64KiB", "100MiB" or "1GiB".
+type ByteSize int64
+
+// Rate is a rate written as "10/s", "600/m" or "0" (off).
+type Rate struct {
+	Per    time.Duration
+	Events int
+}
+
+// PerSecond returns the rate in events per second (0 = off).
+func (r Rate) PerSecond() float64 {
+	if r.Per <= 0 || r.Events <= 0 {
+		return 0
+	}
+	return float64(r.Events) / r.Per.Seconds()
+}
