@@ -62,9 +62,12 @@ type AppQuery struct {
 type Connections interface {
 	// UpsertConnection stores c, or, when a connection with the same app,
 	// provider, schedule and AccountID exists, updates that one in place
-	// (keeping its id and CreatedAt). It returns the stored connection and
-	// whether it was created.
-	UpsertConnection(ctx context.Context, c model.Connection) (model.Connection, bool, error)
+	// (keeping its id and CreatedAt; every other field is taken from c). The
+	// credentials are sealed by seal with the final id, inside the
+	// transaction, because the ciphertext is bound to the id (AAD); c.ID is
+	// the id to use when the connection is new. It returns the stored
+	// connection and whether it was created.
+	UpsertConnection(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error)) (model.Connection, bool, error)
 	// GetConnection returns the connection only if it belongs to appID; a
 	// foreign connection is model.ErrNotFound, like a missing one.
 	GetConnection(ctx context.Context, appID, id string) (model.Connection, error)

@@ -1,0 +1,5 @@
+package api
+
+import "github.com/gin-gonic/gin"
+
+func registerConnect(r gin.IRouter, d Deps) {}

@@ -1,0 +1,36 @@
+package api
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/config"
+)
+
+// Deps is what the handlers need; broker.New fills it. Each group of routes
+// takes the fields it uses.
+type Deps struct {
+	Config *config.Config
+	Store  store.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Register mounts every route of the HTTP API on r.
+func Register(r gin.IRouter, d Deps) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	registerHealth(r, d)
+	registerApps(r, d)
+	registerProviders(r, d)
+	registerConnect(r, d)
+	registerConnections(r, d)
+	registerProxy(r, d)
+}
