@@ -1,0 +1,251 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauthbroker/broker/broker/api"
+	"github.com/oauthbroker/broker/broker/apps"
+	"github.com/oauthbroker/broker/broker/connect"
+	"github.com/oauthbroker/broker/broker/proxy"
+	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/config"
+	"github.com/oauthbroker/broker/middleware"
+	"github.com/oauthbroker/broker/providers"
+)
+
+// Options are the parts a caller may inject; zero values are filled from the
+// config.
+type Options struct {
+	// Store is used instead of opening store.driver; the caller closes it.
+	Store  store.Store
+	Logger *slog.Logger
+	// HTTPClient makes token and provider API calls (not proxied ones).
+	HTTPClient *http.Client
+	Now        func() time.Time
+}
+
+// Broker is a wired broker: one HTTP handler plus its background loops.
+type Broker struct {
+	cfg       *config.Config
+	store     store.Store
+	ownsStore bool
+	logger    *slog.Logger
+	engine    *gin.Engine
+	deps      api.Deps
+	tokens    *tokens.Manager
+	auth      *middleware.Authenticator
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New wires a broker from a validated config whose secrets are filled (see
+// PrepareSecrets). It migrates the store and refuses a schema newer than
+// this binary knows. Background loops run until Close.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error) {
+	b := &Broker{cfg: cfg, logger: opts.Logger, store: opts.Store}
+	if b.logger == nil {
+		b.logger = slog.Default()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if b.store == nil {
+		st, err := OpenStore(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.store, b.ownsStore = st, true
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			b.closeStore()
+		}
+	}()
+	if err := b.store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := store.CheckSchema(ctx, b.store); err != nil {
+		return nil, err
+	}
+	keys, err := KeyRing(cfg)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := StateSigner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	reg, perrs := providers.Resolve(cfg.Providers, providers.ResolveOptions{AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback})
+	if len(perrs) > 0 {
+		return nil, fmt.Errorf("broker: providers: %s: %s", perrs[0].Path, perrs[0].Message)
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = providers.NewHTTPClient(cfg.Proxy.Timeout.D())
+	}
+	b.tokens, err = tokens.New(tokens.Options{
+		Store: b.store, Keys: keys, Providers: reg, HTTPClient: hc,
+		CacheSize: cfg.Cache.Tokens, ExpiryMargin: cfg.Cache.ExpiryMargin.D(),
+		Now: now, Logger: b.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.auth = middleware.NewAuthenticator(middleware.AuthOptions{
+		Store: b.store, CacheSize: cfg.Cache.Apps,
+		AdminToken: cfg.Security.AdminToken, AdminReadToken: cfg.Security.AdminReadToken,
+	})
+	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg, OnChange: b.auth.Purge})
+	conn := connect.New(connect.Options{
+		Store: b.store, Tokens: b.tokens, Providers: reg, State: signer,
+		PublicURL: cfg.Server.PublicURL, HTTPClient: hc, Now: now, Logger: b.logger,
+	})
+	px := proxy.New(proxy.Options{
+		Creds: b.tokens, Timeout: cfg.Proxy.Timeout.D(), ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.D(),
+		MaxRequestBody: int64(cfg.Proxy.MaxRequestBody), RetryBodyLimit: int64(cfg.Proxy.RetryBodyLimit), Logger: b.logger,
+	})
+	b.deps = api.Deps{
+		Config: cfg, Store: b.store, Logger: b.logger, Now: now,
+		Auth: b.auth, Apps: appSvc, Tokens: b.tokens, Providers: reg, Keys: keys, Connect: conn, Proxy: px,
+	}
+	gin.SetMode(gin.ReleaseMode)
+	b.engine = gin.New()
+	b.engine.ContextWithFallback = true
+	b.Mount(b.engine)
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancel = cancel
+	b.startBackground(bg, cfg)
+	ok = true
+	return b, nil
+}
+
+// Mount registers the broker's routes, with its own request id, access log
+// and recovery middleware, on r: an app can embed the broker in its router.
+func (b *Broker) Mount(r gin.IRouter) {
+	g := r.Group("", middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
+	api.Register(g, b.deps)
+}
+
+// Handler is the broker's whole HTTP API.
+func (b *Broker) Handler() http.Handler { return b.engine }
+
+// Tokens exposes the token manager (for tests and embedding apps).
+func (b *Broker) Tokens() *tokens.Manager { return b.tokens }
+
+// startBackground runs the loops every replica needs: cache invalidation
+// from other replicas, keep-alive refreshes and expired-session cleanup.
+func (b *Broker) startBackground(ctx context.Context, cfg *config.Config) {
+	if w, ok := b.store.(store.Watcher); ok {
+		b.goLoop(func() {
+			err := w.Watch(ctx, func(c store.Change) {
+				b.tokens.Invalidate(c)
+				switch {
+				case c.Kind == store.ChangeApp:
+					b.auth.Purge(c.ID)
+				case c == store.Change{}:
+					b.auth.PurgeAll()
+				}
+			})
+			if err != nil && ctx.Err() == nil {
+				b.logger.Error("change feed stopped", "err", err)
+			}
+		})
+	}
+	if cfg.Refresh.KeepAlive.Enabled {
+		b.goLoop(func() {
+			b.tokens.RunKeepAlive(ctx, cfg.Refresh.KeepAlive.Interval.D(), cfg.Refresh.KeepAlive.IdleAfter.D())
+		})
+	}
+	b.goLoop(func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := b.store.DeleteExpiredAuthSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+					b.logger.Warn("expired auth session cleanup failed", "err", err)
+				}
+			}
+		}
+	})
+}
+
+func (b *Broker) goLoop(f func()) {
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); f() }()
+}
+
+// ListenAndServe serves on server.listen until ctx ends, then drains
+// in-flight requests for up to server.shutdownGrace.
+func (b *Broker) ListenAndServe(ctx context.Context) error {
+	s := b.cfg.Server
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("broker: listen: %w", err)
+	}
+	return b.Serve(ctx, ln)
+}
+
+// Serve is ListenAndServe on a given listener.
+func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
+	s := b.cfg.Server
+	srv := &http.Server{
+		Handler:           b.engine,
+		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
+		ReadTimeout:       s.ReadTimeout.D(),
+		WriteTimeout:      s.WriteTimeout.D(),
+		IdleTimeout:       s.IdleTimeout.D(),
+		MaxHeaderBytes:    int(s.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(b.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	b.logger.Info("broker listening", "addr", ln.Addr().String(), "publicUrl", s.PublicURL, "store", b.cfg.Store.Driver)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("broker: serve: %w", err)
+	case <-ctx.Done():
+	}
+	b.logger.Info("shutting down: draining in-flight requests", "grace", s.ShutdownGrace.D().String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.ShutdownGrace.D())
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("broker: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close stops the background loops and closes the store if New opened it.
+func (b *Broker) Close() error {
+	if b.cancel != nil {
+		b.cancel()
+	}
+	b.wg.Wait()
+	return b.closeStore()
+}
+
+func (b *Broker) closeStore() error {
+	if b.ownsStore && b.store != nil {
+		return b.store.Close()
+	}
+	return nil
+}

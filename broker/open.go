@@ -1,0 +1,70 @@
+package broker
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/oauthbroker/broker/broker/secrets"
+	"github.com/oauthbroker/broker/broker/state"
+	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/store/postgres"
+	"github.com/oauthbroker/broker/broker/store/sqlite"
+	"github.com/oauthbroker/broker/config"
+)
+
+// OpenStore opens the backend chosen by store.driver. It is the only place
+// that does (DESIGN.md §1).
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		return postgres.Open(ctx, cfg.Store.DSN, postgres.Options{MaxConns: cfg.Store.MaxConns})
+	case "sqlite", "":
+		return sqlite.Open(ctx, cfg.SQLitePath(), sqlite.Options{})
+	default:
+		return nil, fmt.Errorf("broker: unknown store.driver %q", cfg.Store.Driver)
+	}
+}
+
+// KeyRing builds the encryption key ring from security.encryptionKeys (the
+// first key is the primary).
+func KeyRing(cfg *config.Config) (*secrets.KeyRing, error) {
+	keys := make([]secrets.Key, 0, len(cfg.Security.EncryptionKeys))
+	for i, k := range cfg.Security.EncryptionKeys {
+		raw, err := base64.StdEncoding.DecodeString(k.Key)
+		if err != nil {
+			return nil, fmt.Errorf("broker: security.encryptionKeys[%d].key: not base64", i)
+		}
+		keys = append(keys, secrets.Key{ID: k.ID, Key: raw})
+	}
+	return secrets.NewKeyRing(keys...)
+}
+
+// StateSigner builds the JWT state signer from security.stateKeys; the
+// issuer is the broker's public URL and the audience its callback.
+func StateSigner(cfg *config.Config) (*state.Signer, error) {
+	keys := make([]state.Key, 0, len(cfg.Security.StateKeys))
+	for _, k := range cfg.Security.StateKeys {
+		keys = append(keys, state.Key{ID: k.ID, Secret: []byte(k.Secret)})
+	}
+	pub := strings.TrimRight(cfg.Server.PublicURL, "/")
+	return state.NewSigner(state.Options{Keys: keys, Issuer: pub, Audience: pub + "/oauth/callback"})
+}
+
+// NewLogger builds the slog logger from the log section.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	if w == nil {
+		w = os.Stderr
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
