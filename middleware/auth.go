@@ -1,0 +1,286 @@
+package middleware
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/secrets"
+	"github.com/oauthbroker/broker/broker/store"
+)
+
+// Context keys set by the authenticator.
+const (
+	// KeyAppID holds the authenticated app's id (a string), for the access log.
+	KeyAppID = "broker.appID"
+	keyApp   = "broker.app"
+	// KeyAdmin is set to "write" or "read" on an authenticated admin call.
+	KeyAdmin = "broker.admin"
+)
+
+// HeaderAPIKey carries an app's client secret.
+const HeaderAPIKey = "X-Api-Key"
+
+// DefaultAppCacheSize is the number of authenticated apps kept when
+// AuthOptions.CacheSize is 0.
+const DefaultAppCacheSize = 1000
+
+// DefaultAppCacheTTL bounds how long a cached app is trusted without a store
+// read when AuthOptions.CacheTTL is 0. Deletions and rotations made through
+// this process (or announced by the store's Watcher) purge at once; the TTL
+// covers changes made by another process that cannot announce them, such as
+// `broker apps delete` against a running SQLite broker.
+const DefaultAppCacheTTL = 30 * time.Second
+
+// errUnauthenticated is the one answer to every failed authentication, so a
+// caller cannot tell a missing app, a deleted one and a wrong secret apart.
+var errUnauthenticated = &model.Error{Code: model.CodeUnauthenticated, Message: "missing or invalid credentials"}
+
+// AuthOptions configures an Authenticator.
+type AuthOptions struct {
+	Store store.Store
+	// CacheSize bounds the authenticated-app cache (0 = DefaultAppCacheSize).
+	CacheSize int
+	// CacheTTL bounds the age of a cache entry (0 = DefaultAppCacheTTL,
+	// negative = no bound).
+	CacheTTL time.Duration
+	// AdminToken may do everything on admin routes; empty refuses every
+	// admin call (the broker fails closed).
+	AdminToken string
+	// AdminReadToken may only read on admin routes; optional.
+	AdminReadToken string
+	Now            func() time.Time
+}
+
+// Authenticator authenticates apps (client secret) and admins (bearer
+// token). It is safe for concurrent use.
+type Authenticator struct {
+	store    store.Store
+	cache    *lru.Cache[string, cachedApp] // key: the presented secret's hash
+	ttl      time.Duration
+	now      func() time.Time
+	admin    []byte // SHA-256 of the tokens, so the compare leaks no length
+	adminRO  []byte
+	mu       sync.Mutex    // orders cache inserts against purges
+	epoch    atomic.Uint64 // bumped by every purge
+	hasAdmin bool
+}
+
+type cachedApp struct {
+	app     *model.App
+	expires time.Time // zero: no bound
+}
+
+// NewAuthenticator returns an Authenticator.
+func NewAuthenticator(o AuthOptions) *Authenticator {
+	size := o.CacheSize
+	if size <= 0 {
+		size = DefaultAppCacheSize
+	}
+	cache, _ := lru.New[string, cachedApp](size) // only fails on size <= 0
+	a := &Authenticator{store: o.Store, cache: cache, ttl: o.CacheTTL, now: o.Now}
+	if a.ttl == 0 {
+		a.ttl = DefaultAppCacheTTL
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if o.AdminToken != "" {
+		a.hasAdmin = true
+		a.admin = hashToken(o.AdminToken)
+		if o.AdminReadToken != "" {
+			a.adminRO = hashToken(o.AdminReadToken)
+		}
+	}
+	return a
+}
+
+func hashToken(t string) []byte {
+	s := sha256.Sum256([]byte(t))
+	return s[:]
+}
+
+// App authenticates the calling app by `X-Api-Key: <secret>` (preferred when
+// both are sent) or `Authorization: Basic base64(clientId:secret)`; any other
+// Authorization scheme, an admin token included, is refused. The app is then
+// available through AppFrom.
+func (a *Authenticator) App() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		app, err := a.authenticateApp(c)
+		if err != nil {
+			if model.CodeOf(err) == model.CodeUnauthenticated {
+				c.Header("WWW-Authenticate", `Basic realm="broker"`)
+			}
+			Fail(c, err)
+			return
+		}
+		c.Set(keyApp, app)
+		c.Set(KeyAppID, app.ID)
+		c.Next()
+	}
+}
+
+func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
+	secret, clientID, ok := appCredentials(c)
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	appID, ok := secrets.AppIDFromSecret(secret)
+	if !ok || (clientID != "" && clientID != appID) {
+		// Cost the same as a store miss would, minus the read.
+		secrets.VerifyAppSecret(secret, secrets.DummyHash)
+		return nil, errUnauthenticated
+	}
+	key := string(secrets.HashAppSecret(secret))
+	if e, ok := a.cache.Get(key); ok {
+		if e.expires.IsZero() || a.now().Before(e.expires) {
+			return e.app, nil
+		}
+		a.cache.Remove(key)
+	}
+	epoch := a.epoch.Load()
+	app, err := a.store.GetApp(c.Request.Context(), appID)
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		secrets.VerifyAppSecret(secret, secrets.DummyHash)
+		return nil, errUnauthenticated
+	case errors.Is(err, model.ErrUnavailable):
+		return nil, err
+	case err != nil:
+		return nil, err // internal: the cause goes to the log, not the caller
+	}
+	if !secrets.VerifyAppSecret(secret, app.SecretHash) {
+		return nil, errUnauthenticated
+	}
+	e := cachedApp{app: &app}
+	if a.ttl > 0 {
+		e.expires = a.now().Add(a.ttl)
+	}
+	a.mu.Lock()
+	// A purge that ran while the store was read may have been for this very
+	// app (rotated or deleted after the read): caching it would undo that.
+	if a.epoch.Load() == epoch {
+		a.cache.Add(key, e)
+	}
+	a.mu.Unlock()
+	return &app, nil
+}
+
+// appCredentials returns the presented secret and, for Basic, the client id.
+func appCredentials(c *gin.Context) (secret, clientID string, ok bool) {
+	if k := c.GetHeader(HeaderAPIKey); k != "" {
+		return k, "", true
+	}
+	h := c.GetHeader("Authorization")
+	scheme, rest, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return "", "", false
+	}
+	id, sec, found := strings.Cut(string(raw), ":")
+	if !found || id == "" || sec == "" {
+		return "", "", false
+	}
+	return sec, id, true
+}
+
+// Admin authenticates an admin by `Authorization: Bearer <token>`. The
+// read-only token passes only when write is false (else 403); without a
+// configured admin token every call is refused. App secrets are refused.
+func (a *Authenticator) Admin(write bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		role, err := a.authenticateAdmin(c, write)
+		if err != nil {
+			if model.CodeOf(err) == model.CodeUnauthenticated {
+				c.Header("WWW-Authenticate", `Bearer realm="broker-admin"`)
+			}
+			Fail(c, err)
+			return
+		}
+		c.Set(KeyAdmin, role)
+		c.Next()
+	}
+}
+
+func (a *Authenticator) authenticateAdmin(c *gin.Context, write bool) (string, error) {
+	scheme, tok, found := strings.Cut(c.GetHeader("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", errUnauthenticated
+	}
+	h := hashToken(strings.TrimSpace(tok))
+	isAdmin := subtle.ConstantTimeCompare(h, a.admin) == 1
+	isRO := a.adminRO != nil && subtle.ConstantTimeCompare(h, a.adminRO) == 1
+	switch {
+	case !a.hasAdmin:
+		return "", errUnauthenticated
+	case isAdmin:
+		return "write", nil
+	case isRO && !write:
+		return "read", nil
+	case isRO:
+		return "", model.Errorf(model.CodePermissionDenied, "the read-only admin token cannot change anything")
+	default:
+		return "", errUnauthenticated
+	}
+}
+
+// RequirePermission lets the request through only when the authenticated
+// app holds permission p; it runs after Authenticator.App.
+func RequirePermission(p model.Permission) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		app := AppFrom(c)
+		if app == nil {
+			Fail(c, errUnauthenticated)
+			return
+		}
+		if !app.Has(p) {
+			Fail(c, model.Errorf(model.CodePermissionDenied, "the app lacks the permission %s", p))
+			return
+		}
+		c.Next()
+	}
+}
+
+// AppFrom returns the app authenticated by Authenticator.App, or nil. The
+// app is shared with the cache: callers must not modify it.
+func AppFrom(c *gin.Context) *model.App {
+	v, ok := c.Get(keyApp)
+	if !ok {
+		return nil
+	}
+	app, _ := v.(*model.App)
+	return app
+}
+
+// Purge drops the cached entries of one app, so its next request reads the
+// store: call it when the app is deleted, rotated or changed.
+func (a *Authenticator) Purge(appID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.epoch.Add(1)
+	for _, k := range a.cache.Keys() {
+		if e, ok := a.cache.Peek(k); ok && e.app.ID == appID {
+			a.cache.Remove(k)
+		}
+	}
+}
+
+// PurgeAll empties the cache (a store watcher lost track of changes).
+func (a *Authenticator) PurgeAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.epoch.Add(1)
+	a.cache.Purge()
+}
