@@ -6,8 +6,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/config"
+	"github.com/oauthbroker/broker/middleware"
 )
 
 // Deps is what the handlers need; broker.New fills it. Each group of routes
@@ -17,6 +19,8 @@ type Deps struct {
 	Store  store.Store
 	Logger *slog.Logger
 	Now    func() time.Time
+	Auth   *middleware.Authenticator
+	Apps   *apps.Service
 }
 
 // Register mounts every route of the HTTP API on r.

@@ -42,10 +42,11 @@ type Service struct {
 	onChange  func(string)
 }
 
-// New returns a Service.
-func New(o Options) (*Service, error) {
+// New returns a Service. It panics without a Store or Keys: that is a
+// wiring mistake, not a runtime condition.
+func New(o Options) *Service {
 	if o.Store == nil || o.Keys == nil {
-		return nil, errors.New("apps: Options.Store and Options.Keys are required")
+		panic("apps: Options.Store and Options.Keys are required")
 	}
 	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange}
 	if s.now == nil {
@@ -54,7 +55,7 @@ func New(o Options) (*Service, error) {
 	if s.onChange == nil {
 		s.onChange = func(string) {}
 	}
-	return s, nil
+	return s
 }
 
 // Create registers an app and returns it with its client secret and webhook
