@@ -1,5 +1,366 @@
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
-func registerApps(r gin.IRouter, d Deps) {}
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauthbroker/broker/broker/apps"
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/middleware"
+)
+
+// registerApps mounts the admin API for apps (DESIGN.md §2). Reads take
+// either admin token, changes only the full one.
+func registerApps(r gin.IRouter, d Deps) {
+	if d.Auth == nil || d.Apps == nil {
+		return // a broker assembled without app management (some tests)
+	}
+	h := appsHandler{svc: d.Apps}
+	read, write := d.Auth.Admin(false), d.Auth.Admin(true)
+	g := r.Group("/v1/apps")
+	g.POST("", write, h.create)
+	g.POST("/query", read, h.query)
+	g.GET("/:appId", read, h.get)
+	g.PATCH("/:appId", write, h.update)
+	g.DELETE("/:appId", write, h.delete)
+	g.POST("/:appId/secret", write, h.rotateSecret)
+	g.POST("/:appId/webhook-secret", write, h.rotateWebhookSecret)
+	g.PUT("/:appId/providers/:providerId", write, h.putProvider)
+	g.DELETE("/:appId/providers/:providerId", write, h.deleteProvider)
+}
+
+type appsHandler struct{ svc *apps.Service }
+
+// appJSON is an app on the wire. It has no secret nor hash, on purpose. The
+// read-only fields are accepted on input so an app read with GET can be sent
+// back in a PATCH; only the mask decides what changes.
+type appJSON struct {
+	ID                  string             `json:"id"`
+	Name                string             `json:"name"`
+	Description         string             `json:"description"`
+	LogoURL             string             `json:"logoUrl"`
+	HomepageURL         string             `json:"homepageUrl"`
+	AllowedDomains      []string           `json:"allowedDomains"`
+	AllowedRedirectURIs []string           `json:"allowedRedirectUris"`
+	LoginURL            string             `json:"loginUrl"`
+	LogoutURL           string             `json:"logoutUrl"`
+	WebhookURL          string             `json:"webhookUrl"`
+	Permissions         []model.Permission `json:"permissions"`
+	CreatedDate         *time.Time         `json:"createdDate,omitempty"`
+	UpdatedDate         *time.Time         `json:"updatedDate,omitempty"`
+}
+
+func toAppJSON(a model.App) appJSON {
+	created, updated := a.CreatedAt, a.UpdatedAt
+	return appJSON{
+		ID: a.ID, Name: a.Name, Description: a.Description, LogoURL: a.LogoURL, HomepageURL: a.HomepageURL,
+		AllowedDomains: nonNil(a.AllowedDomains), AllowedRedirectURIs: nonNil(a.AllowedRedirectURIs),
+		LoginURL: a.LoginURL, LogoutURL: a.LogoutURL, WebhookURL: a.WebhookURL,
+		Permissions: nonNil(a.Permissions), CreatedDate: &created, UpdatedDate: &updated,
+	}
+}
+
+func (j appJSON) input() apps.AppInput {
+	return apps.AppInput{
+		Name: j.Name, Description: j.Description, LogoURL: j.LogoURL, HomepageURL: j.HomepageURL,
+		AllowedDomains: j.AllowedDomains, AllowedRedirectURIs: j.AllowedRedirectURIs,
+		LoginURL: j.LoginURL, LogoutURL: j.LogoutURL, WebhookURL: j.WebhookURL, Permissions: j.Permissions,
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// noStore keeps responses that carry a secret out of every cache.
+func noStore(c *gin.Context) { c.Header("Cache-Control", "no-store") }
+
+func (h appsHandler) create(c *gin.Context) {
+	var body struct {
+		App *appJSON `json:"app"`
+	}
+	if err := decodeAdminBody(c, &body, "app"); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	if body.App == nil {
+		middleware.Fail(c, model.Invalid("app", "is required"))
+		return
+	}
+	switch {
+	case body.App.ID != "":
+		middleware.Fail(c, model.Invalid("app.id", "is assigned by the broker"))
+		return
+	case body.App.CreatedDate != nil || body.App.UpdatedDate != nil:
+		middleware.Fail(c, model.Invalid("app.createdDate", "is set by the broker"))
+		return
+	}
+	app, secret, webhookSecret, err := h.svc.Create(c.Request.Context(), body.App.input())
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusCreated, gin.H{"app": toAppJSON(app), "clientSecret": secret, "webhookSecret": webhookSecret})
+}
+
+func (h appsHandler) get(c *gin.Context) {
+	app, err := h.svc.Get(c.Request.Context(), c.Param("appId"))
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"app": toAppJSON(app)})
+}
+
+type queryBody struct {
+	Filter struct {
+		ID string `json:"id"`
+	} `json:"filter"`
+	Sort []struct {
+		FieldName string `json:"fieldName"`
+		Order     string `json:"order"`
+	} `json:"sort"`
+	Paging struct {
+		Limit  int `json:"limit"`
+		Offset int `json:"offset"`
+	} `json:"paging"`
+}
+
+func (h appsHandler) query(c *gin.Context) {
+	var body queryBody
+	if err := decodeAdminBody(c, &body, "filter", "paging"); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	q := store.AppQuery{ID: body.Filter.ID, Limit: body.Paging.Limit, Offset: body.Paging.Offset}
+	if len(body.Sort) > 1 {
+		middleware.Fail(c, model.Invalid("sort", "at most one sort field is supported"))
+		return
+	}
+	if len(body.Sort) == 1 {
+		s := body.Sort[0]
+		switch s.FieldName {
+		case "createdDate", "name":
+			q.SortField = s.FieldName
+		default:
+			middleware.Fail(c, model.Invalid("sort[0].fieldName", "%q cannot be sorted on; use createdDate or name", s.FieldName))
+			return
+		}
+		switch s.Order {
+		case "", "ASC":
+		case "DESC":
+			q.SortDesc = true
+		default:
+			middleware.Fail(c, model.Invalid("sort[0].order", "%q is not an order; use ASC or DESC", s.Order))
+			return
+		}
+	}
+	list, total, err := h.svc.Query(c.Request.Context(), q)
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	out := make([]appJSON, len(list))
+	for i, a := range list {
+		out[i] = toAppJSON(a)
+	}
+	offset := q.Offset
+	c.JSON(http.StatusOK, gin.H{
+		"apps":           out,
+		"pagingMetadata": gin.H{"count": len(out), "offset": offset, "total": total},
+	})
+}
+
+func (h appsHandler) update(c *gin.Context) {
+	var body struct {
+		App  *appJSON `json:"app"`
+		Mask *struct {
+			Paths []string `json:"paths"`
+		} `json:"mask"`
+	}
+	if err := decodeAdminBody(c, &body, "app", "mask"); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	if body.Mask == nil || len(body.Mask.Paths) == 0 {
+		middleware.Fail(c, model.Invalid("mask.paths", "must name at least one field to change"))
+		return
+	}
+	if body.App == nil {
+		middleware.Fail(c, model.Invalid("app", "is required"))
+		return
+	}
+	app, err := h.svc.Update(c.Request.Context(), c.Param("appId"), body.App.input(), body.Mask.Paths)
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"app": toAppJSON(app)})
+}
+
+func (h appsHandler) delete(c *gin.Context) {
+	if err := h.svc.Delete(c.Request.Context(), c.Param("appId")); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h appsHandler) rotateSecret(c *gin.Context) {
+	secret, err := h.svc.RotateSecret(c.Request.Context(), c.Param("appId"))
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, gin.H{"clientSecret": secret})
+}
+
+func (h appsHandler) rotateWebhookSecret(c *gin.Context) {
+	secret, err := h.svc.RotateWebhookSecret(c.Request.Context(), c.Param("appId"))
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, gin.H{"webhookSecret": secret})
+}
+
+type appProviderJSON struct {
+	ProviderID  string    `json:"providerId"`
+	ClientID    string    `json:"clientId"`
+	Scopes      []string  `json:"scopes"`
+	CreatedDate time.Time `json:"createdDate"`
+	UpdatedDate time.Time `json:"updatedDate"`
+}
+
+func (h appsHandler) putProvider(c *gin.Context) {
+	var body struct {
+		ClientID     string   `json:"clientId"`
+		ClientSecret string   `json:"clientSecret"`
+		Scopes       []string `json:"scopes"`
+	}
+	if err := decodeAdminBody(c, &body); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	p, err := h.svc.PutProvider(c.Request.Context(), c.Param("appId"), c.Param("providerId"),
+		apps.ProviderInput{ClientID: body.ClientID, ClientSecret: body.ClientSecret, Scopes: body.Scopes})
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"provider": appProviderJSON{
+		ProviderID: p.ProviderID, ClientID: p.ClientID, Scopes: nonNil(p.Scopes),
+		CreatedDate: p.CreatedAt, UpdatedDate: p.UpdatedAt,
+	}})
+}
+
+func (h appsHandler) deleteProvider(c *gin.Context) {
+	if err := h.svc.DeleteProvider(c.Request.Context(), c.Param("appId"), c.Param("providerId")); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// maxAdminBody bounds an admin request body; apps are small.
+const maxAdminBody = 256 << 10
+
+// decodeAdminBody decodes a JSON body strictly into v: unknown fields, wrong
+// types, malformed or trailing JSON are invalid_argument naming the field.
+// An empty body leaves v as it is. nested lists the object-valued top-level
+// fields, so an unknown field inside one is named with its prefix
+// ("app.nme").
+func decodeAdminBody(c *gin.Context, v any, nested ...string) error {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAdminBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return model.Errorf(model.CodePayloadTooLarge, "the body is larger than %d bytes", maxAdminBody)
+		}
+		return model.Invalid("", "the body could not be read")
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, raw, nested)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return model.Invalid("", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error, raw []byte, nested []string) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		f := te.Field
+		if f == "" {
+			f = "body"
+		}
+		return model.Invalid(f, "has the wrong type: expected %s, got %s", kindName(te.Type.Kind().String()), te.Value)
+	case errors.As(err, &se):
+		return model.Invalid("", "malformed JSON at byte %d", se.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return model.Invalid("", "malformed JSON: the body ends too early")
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if n, uerr := strconv.Unquote(name); uerr == nil {
+			return model.Invalid(unknownFieldPath(n, raw, nested), "%q is not a known field", n)
+		}
+	}
+	return model.Invalid("", "malformed JSON")
+}
+
+// unknownFieldPath finds which object an unknown field was in: the
+// decoder's error names only the key.
+func unknownFieldPath(name string, raw []byte, nested []string) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return name
+	}
+	if _, ok := top[name]; ok {
+		return name
+	}
+	for _, n := range nested {
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(top[n], &inner) == nil {
+			if _, ok := inner[name]; ok {
+				return n + "." + name
+			}
+		}
+	}
+	return name
+}
+
+func kindName(k string) string {
+	switch k {
+	case "slice", "array":
+		return "a list"
+	case "struct", "map":
+		return "an object"
+	case "ptr":
+		return "an object"
+	case "int", "int64", "float64":
+		return "a number"
+	}
+	return "a " + k
+}
