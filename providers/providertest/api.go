@@ -1,0 +1,170 @@
+package providertest
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Paths of the echo API with a special behaviour (under /api):
+//
+//	/api/status/{code}    answers that status (after the credential check)
+//	/api/redirect         answers 302 to another origin (must not be followed)
+//	/api/download?bytes=N streams N bytes
+//
+// Every other path echoes the request as JSON (Echo). Every answer sets a
+// cookie, which a proxy must not pass back.
+const (
+	UpstreamCookie = "upstream_session=from-provider; Path=/; HttpOnly"
+	RedirectTarget = "https://elsewhere.example/landing"
+)
+
+// Echo is what the echo API answers: the request as the provider saw it.
+type Echo struct {
+	Method     string              `json:"method"`
+	Path       string              `json:"path"`
+	RawPath    string              `json:"rawPath,omitempty"`
+	RawQuery   string              `json:"rawQuery"`
+	Host       string              `json:"host"`
+	Headers    map[string][]string `json:"headers"`
+	BodyLength int64               `json:"bodyLength"`
+	User       string              `json:"user,omitempty"` // whose token it was
+}
+
+func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
+	s.apiCalls.Add(1)
+	w.Header().Add("Set-Cookie", UpstreamCookie)
+	user, ok := s.apiCredential(r)
+	if !ok && !s.o.OpenAPI {
+		_, _ = io.Copy(io.Discard, r.Body)
+		s.writeAPIUnauthorized(w, r.URL.Path)
+		return
+	}
+	switch {
+	case r.URL.Path == "/api/redirect":
+		http.Redirect(w, r, RedirectTarget, http.StatusFound)
+		return
+	case r.URL.Path == "/api/download":
+		n, _ := strconv.ParseInt(r.URL.Query().Get("bytes"), 10, 64)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		buf := make([]byte, 32<<10)
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		for n > 0 {
+			k := min(n, int64(len(buf)))
+			if _, err := w.Write(buf[:k]); err != nil {
+				return
+			}
+			n -= k
+		}
+		return
+	}
+	n, _ := io.Copy(io.Discard, r.Body)
+	status := http.StatusOK
+	if code, ok := strings.CutPrefix(r.URL.Path, "/api/status/"); ok {
+		if c, err := strconv.Atoi(code); err == nil && c >= 200 && c <= 599 {
+			status = c
+		}
+	}
+	writeJSON(w, status, Echo{
+		Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery,
+		Host: r.Host, Headers: r.Header, BodyLength: n, User: user,
+	})
+}
+
+// apiCredential finds a live access token anywhere a provider might take
+// one: Authorization Bearer or Basic, any other header, any query value.
+// The echo reports where it came from, so tests assert the exact placement.
+func (s *Server) apiCredential(r *http.Request) (string, bool) {
+	var cands []string
+	if u, p, ok := r.BasicAuth(); ok {
+		cands = append(cands, u, p)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			if k == "Authorization" {
+				v, _ = strings.CutPrefix(v, "Bearer ")
+			}
+			cands = append(cands, v)
+		}
+	}
+	for _, vs := range r.URL.Query() {
+		cands = append(cands, vs...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cands {
+		if a, ok := s.validAccess(c); ok {
+			return a.user, true
+		}
+	}
+	return "", false
+}
+
+// handleUserInfo answers the user-info call in the quirk's shape: OIDC
+// userinfo (Google), Graph /me (Microsoft; mail is null for users whose
+// local part starts with "upn.", as for some personal accounts), Zoom
+// /users/me, Cal.com /v2/me.
+func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
+	s.userInfoCalls.Add(1)
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	a, ok := s.validAccess(tok)
+	var user string
+	var n int
+	if ok {
+		user = a.user
+		n = s.userID(user)
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.writeAPIUnauthorized(w, r.URL.Path)
+		return
+	}
+	first, last := displayName(user)
+	name := first + " " + last
+	id := s.accountID(n)
+	local, _, _ := strings.Cut(user, "@")
+	switch s.o.Quirks {
+	case Microsoft:
+		var mail any = user
+		if strings.HasPrefix(local, "upn.") {
+			mail = nil
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+			"id":             id, "displayName": name, "givenName": first, "surname": last,
+			"mail": mail, "userPrincipalName": user,
+		})
+	case Zoom:
+		writeJSON(w, http.StatusOK, map[string]any{
+			"id": id, "first_name": first, "last_name": last, "display_name": name,
+			"email": user, "type": 1, "account_id": "acct-" + id,
+		})
+	case CalCom:
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{
+			"id": n, "username": local, "email": user, "name": name,
+			"timeZone": "Europe/London", "weekStart": "Monday",
+		}})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{
+			"sub": id, "email": user, "email_verified": true, "name": name,
+			"given_name": first, "family_name": last,
+		})
+	}
+}
+
+// accountID formats a user number as the quirk's account ids look.
+func (s *Server) accountID(n int) string {
+	switch s.o.Quirks {
+	case Microsoft:
+		return fmt.Sprintf("00000000-0000-0000-0000-%012d", n)
+	case Zoom:
+		return "zoom-" + itoa(n)
+	}
+	return itoa(n)
+}
