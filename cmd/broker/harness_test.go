@@ -199,3 +199,5 @@ func call(t *testing.T, method, url, auth string, body any, out any) *http.Respo
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	return resp
 }
+
+func mkdir(dir string) error { return os.MkdirAll(dir, 0o700) }
