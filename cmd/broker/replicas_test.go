@@ -30,6 +30,7 @@ type cluster struct {
 	t         *testing.T
 	dir       string
 	ports     []int
+	mu        sync.Mutex // guards replicas: a rolling restart swaps entries under traffic
 	replicas  []*proc
 	publicURL string
 	settings  map[string]any
@@ -62,7 +63,10 @@ func newCluster(t *testing.T, n int, dsn string, providers map[string]any, encKe
 		"providers": providers,
 	}
 	for i := range c.ports {
-		c.replicas = append(c.replicas, c.start(i))
+		p := c.start(i)
+		c.mu.Lock()
+		c.replicas = append(c.replicas, p)
+		c.mu.Unlock()
 	}
 	return c
 }
@@ -80,10 +84,19 @@ func (c *cluster) start(i int) *proc {
 	}
 	cfg := writeConfig(c.t, dir, string(b), c.ports[i])
 	p := startBroker(c.t, dir, cfg, c.ports[i])
+	c.mu.Lock()
 	if i < len(c.replicas) {
 		c.replicas[i] = p
 	}
+	c.mu.Unlock()
 	return p
+}
+
+// get returns replica i as it is now.
+func (c *cluster) get(i int) *proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.replicas[i]
 }
 
 func (c *cluster) admin() string { return "Bearer " + testAdminToken }

@@ -56,7 +56,7 @@ func TestKeyRotationWithoutDowntime(t *testing.T) {
 				if !live[r].Load() {
 					r = 1 - r
 				}
-				code, body := proxyGet(c.replicas[r], secret, conns[n%len(conns)])
+				code, body := proxyGet(c.get(r), secret, conns[n%len(conns)])
 				sent.Add(1)
 				if code != 200 {
 					failed.Add(1)
@@ -75,7 +75,7 @@ func TestKeyRotationWithoutDowntime(t *testing.T) {
 	for i := range c.replicas {
 		live[i].Store(false)
 		time.Sleep(50 * time.Millisecond) // let the balancer's in-flight requests land elsewhere
-		if err := <-c.replicas[i].Signal(syscall.SIGTERM); err != nil {
+		if err := <-c.get(i).Signal(syscall.SIGTERM); err != nil {
 			t.Fatalf("replica %d exit: %v", i+1, err)
 		}
 		c.start(i)
