@@ -1,0 +1,28 @@
+package middleware
+
+import "github.com/gin-gonic/gin"
+
+// NoStore forbids caching of the response (API answers, redirects that carry
+// a connection id or an error): Cache-Control: no-store, Pragma: no-cache.
+func NoStore() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+		c.Next()
+	}
+}
+
+// SecurityHeaders hardens the broker's HTML pages and redirects: no MIME
+// sniffing, no Referer (the callback URL carries the code and state), no
+// framing (clickjacking of the connect page). A page sets its own
+// Content-Security-Policy, which depends on what it loads.
+func SecurityHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		c.Next()
+	}
+}
