@@ -90,7 +90,9 @@ func newHarness(t testing.TB, o ...harnessOpts) *harness {
 	// A clock that ticks a second per call, so creation order is also
 	// createdDate order whatever the store's time resolution.
 	var tick atomic.Int64
-	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(tick.Add(1)) * time.Second) }
+	now := func() time.Time {
+		return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(tick.Add(1)) * time.Second)
+	}
 	svc := apps.New(apps.Options{Store: fs, Keys: keys, Providers: reg, OnChange: auth.Purge, Now: now})
 
 	gin.SetMode(gin.TestMode)
@@ -206,7 +208,7 @@ func TestCreateApp(t *testing.T) {
 		"name": "Booking Site", "description": "books things", "homepageUrl": "https://booking.example.com",
 		"logoUrl": "https://cdn.example.com/logo.png", "allowedDomains": []string{"Booking.Example.com", "xn--bcher-kva.de"},
 		"allowedRedirectUris": []string{"https://booking.example.com/cb", "http://localhost:3000/cb"},
-		"webhookUrl": "https://booking.example.com/hooks",
+		"webhookUrl":          "https://booking.example.com/hooks",
 	}})
 	if r.status != http.StatusCreated {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -316,7 +318,9 @@ func TestCreateAppValidation(t *testing.T) {
 
 func dom(ds ...string) map[string]any { return map[string]any{"name": "ok", "allowedDomains": ds} }
 
-func redir(us ...string) map[string]any { return map[string]any{"name": "ok", "allowedRedirectUris": us} }
+func redir(us ...string) map[string]any {
+	return map[string]any{"name": "ok", "allowedRedirectUris": us}
+}
 
 func TestAppsBodyErrors(t *testing.T) {
 	h := newHarness(t)
