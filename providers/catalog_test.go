@@ -87,8 +87,8 @@ func TestGoogleAsksForOfflineAccess(t *testing.T) {
 	if !g.UsesPKCE() || g.AuthStyle != AuthStyleBody || g.Issuer != "https://accounts.google.com" {
 		t.Errorf("pkce=%v authStyle=%q issuer=%q", g.UsesPKCE(), g.AuthStyle, g.Issuer)
 	}
-	if g.Inject.Type != InjectBearer || g.ScopeSeparator != " " || g.Events != "google" || g.Quirks != "google" {
-		t.Errorf("inject=%v sep=%q events=%q quirks=%q", g.Inject, g.ScopeSeparator, g.Events, g.Quirks)
+	if g.Spec.Inject.Type != InjectBearer || g.ScopeSeparator != " " || g.Events != "google" || g.Quirks != "google" {
+		t.Errorf("inject=%v sep=%q events=%q quirks=%q", g.Spec.Inject, g.ScopeSeparator, g.Events, g.Quirks)
 	}
 }
 
@@ -180,7 +180,7 @@ func TestNewProviderGetsDefaults(t *testing.T) {
 	if !p.IsEnabled() || p.Name != "my-booking-system" || !p.UsesPKCE() {
 		t.Errorf("enabled=%v name=%q pkce=%v", p.IsEnabled(), p.Name, p.UsesPKCE())
 	}
-	if p.ScopeSeparator != " " || p.AuthStyle != "body" || p.TestMethod != "GET" || p.Inject.Type != InjectBearer || p.Events != "none" {
+	if p.ScopeSeparator != " " || p.AuthStyle != "body" || p.TestMethod != "GET" || p.Spec.Inject.Type != InjectBearer || p.Events != "none" {
 		t.Errorf("defaults not applied: %+v", p.Spec)
 	}
 	if p.TokenLifetimeD != 0 || p.Rotates() {
@@ -197,11 +197,11 @@ func TestCalDAVNeedsItsServer(t *testing.T) {
 	if !c.IsEnabled() || c.TestURL != "https://caldav.example.com/dav" || c.TestMethod != "PROPFIND" {
 		t.Errorf("enabled=%v testUrl=%q method=%q", c.IsEnabled(), c.TestURL, c.TestMethod)
 	}
-	if c.Inject.Type != InjectBasic || c.UsesPKCE() {
-		t.Errorf("inject=%v pkce=%v", c.Inject, c.UsesPKCE())
+	if c.Spec.Inject.Type != InjectBasic || c.UsesPKCE() {
+		t.Errorf("inject=%v pkce=%v", c.Spec.Inject, c.UsesPKCE())
 	}
-	if i := get(t, r, "icloud"); !i.IsEnabled() || i.Inject.Type != InjectBasic {
-		t.Errorf("icloud: enabled=%v inject=%v", i.IsEnabled(), i.Inject)
+	if i := get(t, r, "icloud"); !i.IsEnabled() || i.Spec.Inject.Type != InjectBasic {
+		t.Errorf("icloud: enabled=%v inject=%v", i.IsEnabled(), i.Spec.Inject)
 	}
 	if a := get(t, r, "apikey"); a.IsEnabled() {
 		t.Error("apikey is enabled without an apiBaseUrl")
