@@ -1,5 +1,127 @@
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	"net/http"
+	"time"
 
-func registerConnect(r gin.IRouter, d Deps) {}
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauthbroker/broker/broker/connect"
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/middleware"
+)
+
+// registerConnect mounts the connect flows: the app-facing POST
+// /v1/connect/{oauth,code,credentials} (CONNECTIONS_MANAGE) and the public
+// browser pages GET /oauth/start/{sessionId} and GET /oauth/callback,
+// limited per client address (security.rateLimits.browser).
+func registerConnect(r gin.IRouter, d Deps) {
+	if d.Connect == nil || d.Auth == nil {
+		return
+	}
+	h := connectHandler{svc: d.Connect}
+	manage := []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(model.PermConnectionsManage)}
+	r.POST("/v1/connect/oauth", append(manage, h.oauth)...)
+	r.POST("/v1/connect/code", append(manage, h.code)...)
+	r.POST("/v1/connect/credentials", append(manage, h.credentials)...)
+
+	var rps float64
+	var burst int
+	if d.Config != nil {
+		rps = d.Config.Security.RateLimits.Browser.PerSecond()
+		burst = d.Config.Security.RateLimits.Browser.Events
+	}
+	browser := middleware.RateLimitByKey(rps, burst, middleware.KeyByClientIP)
+	r.GET("/oauth/start/:sessionId", browser, func(c *gin.Context) {
+		d.Connect.Start(c.Writer, c.Request, c.Param("sessionId"))
+	})
+	r.GET("/oauth/callback", browser, func(c *gin.Context) {
+		d.Connect.Callback(c.Writer, c.Request)
+	})
+}
+
+type connectHandler struct{ svc *connect.Service }
+
+type oauthBody struct {
+	ProviderID  string   `json:"providerId"`
+	ScheduleID  string   `json:"scheduleId"`
+	RedirectURL string   `json:"redirectUrl"`
+	Scopes      []string `json:"scopes"`
+	LoginHint   string   `json:"loginHint"`
+	AppState    string   `json:"appState"`
+}
+
+type oauthAnswer struct {
+	OAuthURL  string    `json:"oauthUrl"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func (h connectHandler) oauth(c *gin.Context) {
+	var b oauthBody
+	if err := decodeAdminBody(c, &b); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	out, err := h.svc.StartOAuth(c.Request.Context(), middleware.AppFrom(c), connect.OAuthRequest{
+		ProviderID: b.ProviderID, ScheduleID: b.ScheduleID, RedirectURL: b.RedirectURL,
+		Scopes: b.Scopes, LoginHint: b.LoginHint, AppState: b.AppState,
+	})
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, oauthAnswer{OAuthURL: out.OAuthURL, ExpiresAt: out.ExpiresAt.UTC()})
+}
+
+type codeBody struct {
+	ProviderID   string `json:"providerId"`
+	ScheduleID   string `json:"scheduleId"`
+	Code         string `json:"code"`
+	RedirectURI  string `json:"redirectUri"`
+	CodeVerifier string `json:"codeVerifier"`
+	Name         string `json:"name"`
+}
+
+func (h connectHandler) code(c *gin.Context) {
+	var b codeBody
+	if err := decodeAdminBody(c, &b); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	conn, err := h.svc.ExchangeCode(c.Request.Context(), middleware.AppFrom(c), connect.CodeRequest{
+		ProviderID: b.ProviderID, ScheduleID: b.ScheduleID, Code: b.Code,
+		RedirectURI: b.RedirectURI, CodeVerifier: b.CodeVerifier, Name: b.Name,
+	})
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"connection": toConnectionJSON(conn)})
+}
+
+type credentialsBody struct {
+	ProviderID  string `json:"providerId"`
+	ScheduleID  string `json:"scheduleId"`
+	Credentials struct {
+		APIKey   string `json:"apiKey"`
+		Username string `json:"username"`
+		Password string `json:"password"`
+	} `json:"credentials"`
+}
+
+func (h connectHandler) credentials(c *gin.Context) {
+	var b credentialsBody
+	if err := decodeAdminBody(c, &b, "credentials"); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	conn, err := h.svc.ConnectCredentials(c.Request.Context(), middleware.AppFrom(c), connect.CredentialsRequest{
+		ProviderID: b.ProviderID, ScheduleID: b.ScheduleID,
+		Credentials: connect.Credentials{APIKey: b.Credentials.APIKey, Username: b.Credentials.Username, Password: b.Credentials.Password},
+	})
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"connection": toConnectionJSON(conn)})
+}

@@ -1,5 +1,55 @@
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	"net/http"
 
-func registerProviders(r gin.IRouter, d Deps) {}
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauthbroker/broker/middleware"
+	"github.com/oauthbroker/broker/providers"
+)
+
+// registerProviders mounts GET /v1/providers for any authenticated app: the
+// enabled providers offered to it (an OAuth provider needs a broker-wide
+// client or the app's own).
+func registerProviders(r gin.IRouter, d Deps) {
+	if d.Connect == nil || d.Auth == nil {
+		return
+	}
+	svc := d.Connect
+	r.GET("/v1/providers", middleware.NoStore(), d.Auth.App(), func(c *gin.Context) {
+		ps, err := svc.Offered(c.Request.Context(), middleware.AppFrom(c).ID)
+		if err != nil {
+			middleware.Fail(c, err)
+			return
+		}
+		out := make([]providerJSON, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, toProviderJSON(p))
+		}
+		c.JSON(http.StatusOK, gin.H{"providers": out})
+	})
+}
+
+type providerJSON struct {
+	ID             string           `json:"id"`
+	Name           string           `json:"name"`
+	ConnectMethods []string         `json:"connectMethods"`
+	Features       providerFeatures `json:"features"`
+}
+
+type providerFeatures struct {
+	Proxy      bool `json:"proxy"`
+	ListEvents bool `json:"listEvents"`
+}
+
+func toProviderJSON(p *providers.Provider) providerJSON {
+	method := "CREDENTIALS"
+	if p.Kind == providers.KindOAuth2 {
+		method = "OAUTH"
+	}
+	return providerJSON{
+		ID: p.ID, Name: p.Name, ConnectMethods: []string{method},
+		Features: providerFeatures{Proxy: p.APIBaseURL != "", ListEvents: p.Events != "" && p.Events != "none"},
+	}
+}

@@ -7,20 +7,24 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauthbroker/broker/broker/apps"
+	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
+	"github.com/oauthbroker/broker/providers"
 )
 
 // Deps is what the handlers need; broker.New fills it. Each group of routes
 // takes the fields it uses.
 type Deps struct {
-	Config *config.Config
-	Store  store.Store
-	Logger *slog.Logger
-	Now    func() time.Time
-	Auth   *middleware.Authenticator
-	Apps   *apps.Service
+	Config    *config.Config
+	Store     store.Store
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Auth      *middleware.Authenticator
+	Apps      *apps.Service
+	Connect   *connect.Service
+	Providers *providers.Registry
 }
 
 // Register mounts every route of the HTTP API on r.
