@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
+	"github.com/oauthbroker/broker/broker/store/storetest"
 )
 
 func TestOpenCreatesPrivateFileAndMigrates(t *testing.T) {
@@ -37,4 +39,26 @@ func TestOpenCreatesPrivateFileAndMigrates(t *testing.T) {
 	if err != nil || applied != known {
 		t.Fatalf("after migrate: applied=%d known=%d err=%v", applied, known, err)
 	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "broker.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestConformanceInMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), sqlite.Memory, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

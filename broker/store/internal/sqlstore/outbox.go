@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
@@ -51,8 +53,8 @@ func (s *Store) EnqueueWebhook(ctx context.Context, e model.WebhookEvent) error 
 	return s.wrap("enqueue webhook", err)
 }
 
-// ClaimWebhooks takes up to limit due, undelivered events (oldest due
-// first), counts the attempt and hides them until now+lockFor, in one
+// ClaimWebhooks takes up to limit due, undelivered events (the longest due
+// first; returned oldest first), counts the attempt and hides them until now+lockFor, in one
 // UPDATE ... RETURNING; PostgreSQL adds SKIP LOCKED so replicas claiming at
 // once take different events.
 func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lockFor time.Duration) ([]model.WebhookEvent, error) {
@@ -65,6 +67,13 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, limit int, loc
 			WHERE delivered_at IS NULL AND next_attempt_at <= $2
 			ORDER BY next_attempt_at, id LIMIT $3`+s.d.SkipLocked+`)
 		RETURNING `+webhookColumns, now.Add(lockFor).UnixNano(), now.UnixNano(), limit))
+	// RETURNING has no order of its own.
+	slices.SortFunc(es, func(a, b model.WebhookEvent) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return es, s.wrap("claim webhooks", err)
 }
 
