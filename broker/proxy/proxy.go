@@ -1,0 +1,284 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"time"
+
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/providers"
+)
+
+// Defaults of Options (DESIGN.md §6, proxy:).
+const (
+	DefaultTimeout               = 30 * time.Second
+	DefaultResponseHeaderTimeout = 10 * time.Second
+	DefaultMaxRequestBody        = 100 << 20
+	DefaultRetryBodyLimit        = 1 << 20
+)
+
+// Credentials is what the proxy needs from the token manager;
+// *tokens.Manager implements it.
+type Credentials interface {
+	// Get returns a usable credential of the app's connection:
+	// model.ErrNotFound when missing or another app's,
+	// model.ErrNeedsReauth when its refresh failed for good.
+	Get(ctx context.Context, appID, connID string) (*tokens.Credential, error)
+	// ForceRefresh replaces an access token the provider rejected.
+	ForceRefresh(ctx context.Context, appID, connID, staleAccessToken string) (*tokens.Credential, error)
+}
+
+var _ Credentials = (*tokens.Manager)(nil)
+
+// Options configures a Proxy. Creds is required; zero values take the
+// defaults above.
+type Options struct {
+	Creds Credentials
+	// Timeout bounds the whole upstream call, streaming of both bodies
+	// included.
+	Timeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the upstream's response
+	// headers once the request is written (ignored when Transport is set).
+	ResponseHeaderTimeout time.Duration
+	// MaxRequestBody is the largest request body the proxy forwards.
+	MaxRequestBody int64
+	// RetryBodyLimit: request bodies up to this size are buffered so that a
+	// 401 can be retried once after a forced refresh; larger ones stream
+	// and are not retried. Negative: never buffer (only bodyless requests
+	// are retried).
+	RetryBodyLimit int64
+	Logger         *slog.Logger
+	// Transport talks to the providers; default NewTransport. It must not
+	// follow redirects (an http.RoundTripper never does).
+	Transport http.RoundTripper
+}
+
+// Proxy is the credential-injecting reverse proxy: one
+// httputil.ReverseProxy, built once, shared by every request.
+type Proxy struct {
+	creds      Credentials
+	rp         *httputil.ReverseProxy
+	timeout    time.Duration
+	maxBody    int64
+	retryLimit int64
+	log        *slog.Logger
+	upstreams  sync.Map // *providers.Provider -> *upstream
+}
+
+// upstream is what the proxy derives once from a provider.
+type upstream struct {
+	base *upstreamBase
+	err  error
+	// own names the headers the broker sets for this provider (credential
+	// header and static headers): a caller's copies are dropped.
+	own   []string
+	oauth bool
+}
+
+// New builds a Proxy.
+func New(o Options) *Proxy {
+	p := &Proxy{
+		creds: o.Creds, timeout: o.Timeout, maxBody: o.MaxRequestBody,
+		retryLimit: o.RetryBodyLimit, log: o.Logger,
+	}
+	if p.timeout <= 0 {
+		p.timeout = DefaultTimeout
+	}
+	if p.maxBody <= 0 {
+		p.maxBody = DefaultMaxRequestBody
+	}
+	if p.retryLimit == 0 {
+		p.retryLimit = DefaultRetryBodyLimit
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	base := o.Transport
+	if base == nil {
+		rht := o.ResponseHeaderTimeout
+		if rht <= 0 {
+			rht = DefaultResponseHeaderTimeout
+		}
+		base = NewTransport(rht)
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      &retryTransport{p: p, base: base},
+		BufferPool:     bufPool,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		// FlushInterval 0: a response with a Content-Length is written
+		// through the server's buffer in 32 KiB chunks without a flush per
+		// chunk; ReverseProxy itself flushes every write of a response of
+		// unknown length or of text/event-stream, so streams are not held.
+	}
+	return p
+}
+
+// call is one proxied request's state, carried from ServeProxy to Rewrite
+// and the transport by the request context (it is that context).
+type call struct {
+	context.Context
+	cred          *tokens.Credential
+	up            *upstream
+	path, rawPath string
+	// replayable: a 401 may be retried; replay is the buffered body (nil
+	// for a bodyless request).
+	replayable bool
+	replay     []byte
+}
+
+type ctxKey struct{}
+
+func (c *call) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(ctxKey{}).(*call)
+	return c
+}
+
+// ServeProxy forwards r to the API of connection connID of app appID, the
+// app being already authenticated and allowed to proxy. The upstream path
+// is what follows /proxy/{connID} in r's escaped path, wherever the route
+// is mounted.
+func (p *Proxy) ServeProxy(w http.ResponseWriter, r *http.Request, appID, connID string) {
+	suffix, ok := suffixAfter(r.URL.EscapedPath(), connID)
+	if !ok {
+		writeError(w, errBadPath("expected /proxy/{connectionId}/{path}"))
+		return
+	}
+	if r.ContentLength > p.maxBody {
+		writeError(w, errTooLarge(p.maxBody))
+		return
+	}
+	cred, err := p.creds.Get(r.Context(), appID, connID)
+	if err != nil {
+		p.credError(w, connID, err)
+		return
+	}
+	up := p.upstream(cred.Provider)
+	if up.err != nil {
+		p.log.Error("proxy: provider has no usable API base URL", "provider", cred.Provider.ID, "err", up.err)
+		writeError(w, model.Errorf(model.CodeInternal, "the provider has no usable API base URL"))
+		return
+	}
+	c := &call{cred: cred, up: up}
+	if c.path, c.rawPath, err = buildPath(up.base, suffix); err != nil {
+		writeError(w, err)
+		return
+	}
+	if c.path == c.rawPath {
+		c.rawPath = ""
+	}
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	if hasBody {
+		r2 := *r // the caller's request stays as it was
+		r2.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+		r = &r2
+	}
+	c.replayable = up.oauth && !hasBody
+	if up.oauth && hasBody && p.retryLimit > 0 {
+		if err := p.bufferForRetry(c, r); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	defer cancel()
+	c.Context = ctx
+	p.rp.ServeHTTP(w, r.WithContext(c))
+}
+
+// bufferForRetry reads a body of at most retryLimit bytes so a 401 can be
+// replayed; a longer one (known only when its length is not sent) streams
+// on with the part already read put back in front.
+func (p *Proxy) bufferForRetry(c *call, r *http.Request) error {
+	if r.ContentLength > p.retryLimit {
+		return nil
+	}
+	var buf []byte
+	var err error
+	if r.ContentLength > 0 {
+		buf = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, buf)
+	} else {
+		buf, err = io.ReadAll(io.LimitReader(r.Body, p.retryLimit+1))
+	}
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return errTooLarge(p.maxBody)
+		}
+		return model.Errorf(model.CodeInvalidArgument, "the request body could not be read")
+	}
+	if int64(len(buf)) > p.retryLimit {
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+		return nil
+	}
+	_ = r.Body.Close()
+	c.replay, c.replayable = buf, true
+	r.Body = io.NopCloser(bytes.NewReader(buf))
+	r.ContentLength = int64(len(buf))
+	return nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// upstream returns the provider's derived settings, computed once.
+func (p *Proxy) upstream(pr *providers.Provider) *upstream {
+	if v, ok := p.upstreams.Load(pr); ok {
+		return v.(*upstream)
+	}
+	up := &upstream{oauth: pr.Kind == providers.KindOAuth2}
+	up.base, up.err = parseBase(pr.APIBaseURL)
+	if pr.Spec.Inject != nil && pr.Spec.Inject.Type == providers.InjectHeader && pr.Spec.Inject.Name != "" {
+		up.own = append(up.own, pr.Spec.Inject.Name)
+	}
+	for name := range pr.Headers {
+		up.own = append(up.own, name)
+	}
+	v, _ := p.upstreams.LoadOrStore(pr, up)
+	return v.(*upstream)
+}
+
+// rewrite builds the outbound request: the provider's origin, the confined
+// path, the caller's query, filtered headers and the connection's
+// credential. It does not call SetXForwarded: the provider learns nothing
+// about the caller.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	c := callFrom(pr.In.Context())
+	out := pr.Out
+	u := out.URL
+	u.Scheme, u.Host = c.up.base.scheme, c.up.base.host
+	u.Path, u.RawPath = c.path, c.rawPath
+	u.Opaque, u.User, u.Fragment, u.RawFragment, u.ForceQuery = "", nil, "", "", false
+	out.Host = "" // the Host header comes from the URL: the provider's
+	filterHeaders(out.Header, pr.In.Header["Connection"], c.up.own)
+	c.cred.Provider.Inject(out, c.cred.Token)
+}
+
+func modifyResponse(resp *http.Response) error {
+	dropResponseHeaders(resp.Header)
+	return nil
+}
+
+func errTooLarge(limit int64) error {
+	return &model.Error{Code: model.CodePayloadTooLarge, Message: fmt.Sprintf("the request body exceeds %d bytes", limit), Err: model.ErrPayloadTooLarge}
+}

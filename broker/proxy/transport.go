@@ -1,0 +1,115 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// NewTransport returns the transport the proxy uses by default, tuned for
+// many requests to few hosts: keep-alive with a large idle pool per host, no
+// cap on connections per host, HTTP/2 when the provider offers it, bounded
+// dial, TLS handshake and response-header waits, no proxy from the
+// environment, and no transparent gzip (Accept-Encoding and compressed
+// bodies pass through untouched). A RoundTripper never follows redirects.
+func NewTransport(responseHeaderTimeout time.Duration) *http.Transport {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		MaxConnsPerHost:       0,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		DisableCompression:    true,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+}
+
+// errLeftBase is the defence behind buildPath: an outbound URL that is not
+// on the provider's origin under its base path is never sent.
+var errLeftBase = errors.New("proxy: outbound URL left the provider's base")
+
+// retryTransport sends the proxied request and, when an OAuth provider
+// answers 401 to a request that can be replayed, forces one refresh of the
+// connection's token and retries once with the new token. It never loops:
+// the retry's answer is returned whatever it is.
+type retryTransport struct {
+	p    *Proxy
+	base http.RoundTripper
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := callFrom(req.Context())
+	if c == nil || !c.up.base.contains(req) {
+		return nil, errLeftBase
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !c.replayable {
+		return resp, err
+	}
+	stale := c.cred.Token.AccessToken
+	fresh, ferr := t.p.creds.ForceRefresh(req.Context(), c.cred.AppID, c.cred.ConnectionID, stale)
+	if ferr != nil || fresh.Token.AccessToken == "" || fresh.Token.AccessToken == stale {
+		// Nothing better to send: the caller gets the provider's 401.
+		t.p.log.Info("proxy: 401 from provider, no fresh token to retry with",
+			"connection", c.cred.ConnectionID, "provider", c.cred.Provider.ID, "err", ferr)
+		return resp, nil
+	}
+	// Drain a little so the connection can be reused, then drop the 401.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+
+	retry := req.Clone(req.Context())
+	retry.Body, retry.ContentLength = nil, 0
+	if c.replay != nil {
+		retry.Body, retry.ContentLength = io.NopCloser(bytes.NewReader(c.replay)), int64(len(c.replay))
+	}
+	filterHeaders(retry.Header, nil, c.up.own) // the old credential goes
+	fresh.Provider.Inject(retry, fresh.Token)
+	if !c.up.base.contains(retry) {
+		return nil, errLeftBase
+	}
+	t.p.log.Debug("proxy: retrying after 401 with a refreshed token", "connection", c.cred.ConnectionID)
+	return t.base.RoundTrip(retry)
+}
+
+// contains reports whether r goes to the base's origin, under its path.
+func (b *upstreamBase) contains(r *http.Request) bool {
+	u := r.URL
+	return u.Scheme == b.scheme && u.Host == b.host && r.Host == "" && u.User == nil &&
+		strings.HasPrefix(u.EscapedPath(), b.rawPrefix)
+}
+
+// bufSize is the copy buffer of both body directions.
+const bufSize = 32 << 10
+
+// bufferPool hands the ReverseProxy pooled 32 KiB copy buffers. It pools
+// array pointers, so neither Get nor Put allocates.
+type bufferPool struct{ pool sync.Pool }
+
+var bufPool = &bufferPool{}
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.pool.Get().(*[bufSize]byte); ok {
+		return v[:]
+	}
+	return new([bufSize]byte)[:]
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) < bufSize {
+		return
+	}
+	b.pool.Put((*[bufSize]byte)(buf[:bufSize]))
+}
