@@ -8,6 +8,7 @@ import (
 
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/connect"
+	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
@@ -23,6 +24,7 @@ type Deps struct {
 	Now       func() time.Time
 	Auth      *middleware.Authenticator
 	Apps      *apps.Service
+	Proxy     *proxy.Proxy
 	Connect   *connect.Service
 	Providers *providers.Registry
 }
