@@ -1,0 +1,114 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Where the config comes from.
+const (
+	DefaultConfigFile = "broker.yaml"   // -c default
+	ConfigFileEnv     = "BROKER_CONFIG" // overrides DefaultConfigFile
+	MaxConfigSize     = 1 << 20         // a larger file is refused, not parsed
+)
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Defaults: every value of the DESIGN.md §6 example. Default() applies them;
+// a key missing from broker.yaml keeps its default.
+const (
+	DefaultListen                = "127.0.0.1:8080"
+	DefaultPublicURL             = "http://localhost:8080"
+	DefaultDataDir               = "./data"
+	DefaultShutdownGrace         = 20 * time.Second
+	DefaultReadHeaderTimeout     = 5 * time.Second
+	DefaultReadTimeout           = 60 * time.Second
+	DefaultWriteTimeout          = 120 * time.Second
+	DefaultIdleTimeout           = 120 * time.Second
+	DefaultMaxHeaderBytes        = 64 << 10
+	DefaultStoreDriver           = DriverSQLite
+	DefaultSQLiteFile            = "broker.db" // inside server.dataDir when store.dsn is empty
+	DefaultMaxConns              = 20
+	DefaultStateKeyID            = "s1"
+	DefaultEncryptionKeyID       = "e1"
+	DefaultAppRate               = 0 // requests per second per app; 0 = no limit
+	DefaultAppBurst              = 0
+	DefaultBrowserRateEvents     = 10 // browser: 10/s per client address
+	DefaultBrowserRatePer        = time.Second
+	DefaultCacheTokens           = 10000
+	DefaultCacheApps             = 1000
+	DefaultExpiryMargin          = 60 * time.Second
+	DefaultProxyTimeout          = 30 * time.Second
+	DefaultResponseHeaderTimeout = 10 * time.Second
+	DefaultMaxRequestBody        = 100 << 20
+	DefaultRetryBodyLimit        = 1 << 20
+	DefaultKeepAliveEnabled      = true
+	DefaultKeepAliveInterval     = time.Hour
+	DefaultKeepAliveIdleAfter    = 720 * time.Hour
+	DefaultLogLevel              = "info"
+	DefaultLogFormat             = "text"
+	DefaultOTLPProtocol          = "grpc"
+	DefaultPrometheus            = true
+	DefaultDemo                  = false
+)
+
+// Default returns a Config holding every default. With its empty keys and
+// admin token it is a development config: the broker generates development
+// secrets for it, and Validate refuses it in production.
+func Default() *Config {
+	return &Config{
+		Server: Server{
+			Listen:            DefaultListen,
+			PublicURL:         DefaultPublicURL,
+			DataDir:           DefaultDataDir,
+			ShutdownGrace:     Duration(DefaultShutdownGrace),
+			ReadHeaderTimeout: Duration(DefaultReadHeaderTimeout),
+			ReadTimeout:       Duration(DefaultReadTimeout),
+			WriteTimeout:      Duration(DefaultWriteTimeout),
+			IdleTimeout:       Duration(DefaultIdleTimeout),
+			MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		},
+		Store: Store{Driver: DefaultStoreDriver, MaxConns: DefaultMaxConns},
+		Security: Security{
+			StateKeys:      []Key{{ID: DefaultStateKeyID}},
+			EncryptionKeys: []Key{{ID: DefaultEncryptionKeyID}},
+			RateLimits: RateLimits{
+				App:     DefaultAppRate,
+				Burst:   DefaultAppBurst,
+				Browser: Rate{Per: DefaultBrowserRatePer, Events: DefaultBrowserRateEvents},
+			},
+		},
+		Cache: Cache{
+			Tokens:       DefaultCacheTokens,
+			Apps:         DefaultCacheApps,
+			ExpiryMargin: Duration(DefaultExpiryMargin),
+		},
+		Proxy: Proxy{
+			Timeout:               Duration(DefaultProxyTimeout),
+			ResponseHeaderTimeout: Duration(DefaultResponseHeaderTimeout),
+			MaxRequestBody:        DefaultMaxRequestBody,
+			RetryBodyLimit:        DefaultRetryBodyLimit,
+		},
+		Refresh: Refresh{KeepAlive: KeepAlive{
+			Enabled:   DefaultKeepAliveEnabled,
+			Interval:  Duration(DefaultKeepAliveInterval),
+			IdleAfter: Duration(DefaultKeepAliveIdleAfter),
+		}},
+		Log:       Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Telemetry: Telemetry{OTLP: OTLP{Protocol: DefaultOTLPProtocol}, Prometheus: DefaultPrometheus},
+		Demo:      DefaultDemo,
+	}
+}
+
+// SQLitePath is the SQLite database file: store.dsn when set, otherwise
+// {server.dataDir}/broker.db.
+func (c *Config) SQLitePath() string {
+	if c.Store.DSN != "" {
+		return c.Store.DSN
+	}
+	return filepath.Join(c.Server.DataDir, DefaultSQLiteFile)
+}
