@@ -1,0 +1,171 @@
+package tokens
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/providers"
+)
+
+// revokeTimeout bounds the best-effort revoke call of Disconnect.
+const revokeTimeout = 10 * time.Second
+
+// Save stores a newly authorized connection with its token, encrypted with
+// the connection's final id as additional data. Connecting the same account
+// for the same app, provider and schedule again updates the existing
+// connection (keeping its id). It writes the webhook outbox entry
+// (connection.created, or connection.reconnected when the existing one was
+// NEEDS_REAUTH or DISCONNECTED) and purges the cache entry. It returns the
+// stored connection and whether it was created.
+func (m *Manager) Save(ctx context.Context, c model.Connection, tok model.Token) (model.Connection, bool, error) {
+	if c.AppID == "" || c.ProviderID == "" {
+		return model.Connection{}, false, errors.New("tokens: save: connection needs an app and a provider")
+	}
+	if c.ID == "" {
+		c.ID = model.NewID(model.PrefixConnection)
+	}
+	now := m.now()
+	c.Status = model.StatusConnected
+	c.TokenExpiry = tok.Expiry
+	c.LastRefreshedAt = now
+	c.LastError = ""
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	c.UpdatedAt = now
+	prev, err := m.previousStatus(ctx, c)
+	if err != nil {
+		return model.Connection{}, false, err
+	}
+	stored, created, err := m.st.UpsertConnection(ctx, c, func(id string) ([]byte, error) { return m.seal(id, tok) })
+	if err != nil {
+		return model.Connection{}, false, fmt.Errorf("tokens: saving connection: %w", err)
+	}
+	m.Purge(stored.ID)
+	switch {
+	case created:
+		m.enqueue(ctx, model.EventConnectionCreated, stored)
+	case prev == model.StatusNeedsReauth || prev == model.StatusDisconnected:
+		m.enqueue(ctx, model.EventConnectionReconnected, stored)
+	}
+	return stored, created, nil
+}
+
+// previousStatus finds the status of the connection Save would update (same
+// app, provider, schedule and account), or "" when there is none.
+func (m *Manager) previousStatus(ctx context.Context, c model.Connection) (model.ConnectionStatus, error) {
+	f := store.ConnectionFilter{AppID: c.AppID, ProviderID: c.ProviderID, Limit: 100}
+	if c.ScheduleID != "" {
+		f.ScheduleIDs = []string{c.ScheduleID}
+	}
+	for {
+		page, err := m.st.ListConnections(ctx, f)
+		if err != nil {
+			return "", fmt.Errorf("tokens: looking up existing connection: %w", err)
+		}
+		for _, x := range page {
+			if x.ScheduleID == c.ScheduleID && x.AccountID == c.AccountID {
+				return x.Status, nil
+			}
+		}
+		if len(page) < f.Limit {
+			return "", nil
+		}
+		f.After = page[len(page)-1].ID
+	}
+}
+
+// Disconnect revokes the connection's grant at the provider where it can (a
+// failed revoke is logged, not fatal), wipes the stored credential, sets
+// DISCONNECTED, purges the cache and writes connection.disconnected. A
+// foreign or missing connection is model.ErrNotFound; disconnecting twice
+// returns the connection unchanged.
+func (m *Manager) Disconnect(ctx context.Context, appID, connID string) (model.Connection, error) {
+	c, err := m.st.GetConnection(ctx, appID, connID)
+	if err != nil {
+		return model.Connection{}, fmt.Errorf("tokens: disconnect: %w", err)
+	}
+	if c.Status == model.StatusDisconnected {
+		m.Purge(connID)
+		return c, nil
+	}
+	m.revoke(ctx, c)
+	now := m.now()
+	updated, err := m.st.UpdateConnection(ctx, connID, func(cur model.Connection) (model.Connection, error) {
+		cur.Status = model.StatusDisconnected
+		cur.Credentials = nil
+		cur.TokenExpiry = time.Time{}
+		cur.LastError = ""
+		cur.UpdatedAt = now
+		return cur, nil
+	})
+	m.Purge(connID)
+	if err != nil {
+		return model.Connection{}, fmt.Errorf("tokens: disconnect: %w", err)
+	}
+	m.enqueue(ctx, model.EventConnectionDisconnect, updated)
+	return updated, nil
+}
+
+// revoke asks the provider to revoke the connection's grant, best effort.
+func (m *Manager) revoke(ctx context.Context, c model.Connection) {
+	p, ok := m.reg.Get(c.ProviderID)
+	if !ok || p.Kind != providers.KindOAuth2 || len(c.Credentials) == 0 {
+		return
+	}
+	tok, err := m.Token(ctx, c)
+	if err != nil {
+		m.log.Warn("tokens: revoke skipped: credential unreadable", "connection", c.ID, "err", err)
+		return
+	}
+	client, err := m.ClientFor(ctx, c.AppID, p, c.ClientSource)
+	if err != nil {
+		m.log.Warn("tokens: revoke skipped: no client", "connection", c.ID, "provider", p.ID, "err", err)
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
+	defer cancel()
+	if err := p.Revoke(rctx, m.hc, client, tok); err != nil {
+		m.log.Warn("tokens: revoke at provider failed", "connection", c.ID, "provider", p.ID, "cause", describe(err))
+	}
+}
+
+// eventPayload is the JSON of connection webhook events; never a secret.
+type eventPayload struct {
+	ConnectionID string `json:"connectionId"`
+	AppID        string `json:"appId"`
+	ProviderID   string `json:"providerId"`
+	ScheduleID   string `json:"scheduleId"`
+	Status       string `json:"status"`
+}
+
+// enqueue writes a webhook outbox entry for c. The state change it reports
+// is already stored, so it runs detached from the caller and retries a
+// briefly unavailable store; a final failure is logged.
+func (m *Manager) enqueue(ctx context.Context, typ string, c model.Connection) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.ttl)
+	defer cancel()
+	payload, _ := json.Marshal(eventPayload{
+		ConnectionID: c.ID, AppID: c.AppID, ProviderID: c.ProviderID, ScheduleID: c.ScheduleID, Status: string(c.Status),
+	})
+	now := m.now()
+	ev := model.WebhookEvent{
+		ID: model.NewID(model.PrefixWebhook), AppID: c.AppID, Type: typ, Payload: payload,
+		NextAttemptAt: now, CreatedAt: now,
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		if err = m.st.EnqueueWebhook(ctx, ev); err == nil {
+			return
+		}
+		if attempt >= len(m.delays) || !sleep(ctx, m.delays[attempt]) {
+			break
+		}
+	}
+	m.log.Error("tokens: webhook event lost", "type", typ, "connection", c.ID, "err", err)
+}

@@ -1,0 +1,398 @@
+package tokens
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/secrets"
+	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/providers"
+)
+
+// Defaults of Options.
+const (
+	DefaultCacheSize    = 10000
+	DefaultExpiryMargin = 2 * time.Minute
+	DefaultLeaseTTL     = 30 * time.Second
+)
+
+// DefaultRetryDelays are the pauses between attempts at a token endpoint that
+// failed transiently: three attempts in all.
+var DefaultRetryDelays = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
+
+// Options configures a Manager. Store, Keys and Providers are required.
+type Options struct {
+	Store     store.Store
+	Keys      *secrets.KeyRing
+	Providers *providers.Registry
+	// HTTPClient talks to token and revoke endpoints; it must not follow
+	// redirects (providers.NewHTTPClient). Default providers.NewHTTPClient(10s).
+	HTTPClient *http.Client
+	// CacheSize bounds the token cache (entries). Default DefaultCacheSize.
+	CacheSize int
+	// ExpiryMargin: a token expiring within it is refreshed before use.
+	ExpiryMargin time.Duration
+	// LeaseTTL is how long one replica may hold a connection's refresh
+	// lease; a replica killed mid-refresh blocks others at most this long.
+	LeaseTTL time.Duration
+	// RefreshTimeout bounds one refresh (waiting for the lease included). It
+	// runs detached from the caller. Default 2*LeaseTTL.
+	RefreshTimeout time.Duration
+	// RetryDelays are the pauses between attempts after a transient token
+	// endpoint failure; nil = DefaultRetryDelays, empty = no retry.
+	RetryDelays []time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
+	// Holder names this process in refresh leases; default hostname-pid-random.
+	Holder string
+}
+
+// Credential is a connection's usable credential. The Manager shares one
+// Credential between callers and its cache: treat it as read-only.
+type Credential struct {
+	ConnectionID string
+	AppID        string
+	Provider     *providers.Provider
+	Status       model.ConnectionStatus
+	Token        model.Token
+}
+
+// Manager hands out valid credentials for connections; see the package doc.
+type Manager struct {
+	st      store.Store
+	keys    *secrets.KeyRing
+	reg     *providers.Registry
+	hc      *http.Client
+	margin  time.Duration
+	ttl     time.Duration
+	timeout time.Duration
+	delays  []time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+	holder  string
+
+	cache   *lru.Cache[string, *entry]
+	flights singleflight.Group
+
+	// mu orders cache inserts against purges; epoch counts purges, so a
+	// value read from the store before a purge is never cached after it.
+	mu    sync.Mutex
+	epoch atomic.Uint64
+}
+
+// entry is one cached connection. cred is handed out by pointer, so a hit
+// allocates nothing.
+type entry struct {
+	cred       Credential
+	providerID string
+	version    int64
+	// refreshAt is the token expiry minus the margin; zero = never expires.
+	refreshAt time.Time
+}
+
+// fresh reports whether the cached token can be used at now as is.
+func (e *entry) fresh(now time.Time) bool {
+	return e.refreshAt.IsZero() || now.Before(e.refreshAt)
+}
+
+// Errors of this package beyond the model sentinels.
+var (
+	// ErrDisconnected: the connection was disconnected and holds no
+	// credential. It is a conflict (409): the id is right, the state is not.
+	ErrDisconnected = fmt.Errorf("tokens: connection is disconnected: %w", model.ErrConflict)
+)
+
+var errNotFound = fmt.Errorf("tokens: connection: %w", model.ErrNotFound)
+
+// New builds a Manager.
+func New(o Options) (*Manager, error) {
+	if o.Store == nil || o.Keys == nil || o.Providers == nil {
+		return nil, errors.New("tokens: Store, Keys and Providers are required")
+	}
+	m := &Manager{
+		st: o.Store, keys: o.Keys, reg: o.Providers, hc: o.HTTPClient,
+		margin: o.ExpiryMargin, ttl: o.LeaseTTL, timeout: o.RefreshTimeout,
+		delays: o.RetryDelays, now: o.Now, log: o.Logger, holder: o.Holder,
+	}
+	if m.hc == nil {
+		m.hc = providers.NewHTTPClient(10 * time.Second)
+	}
+	if m.margin <= 0 {
+		m.margin = DefaultExpiryMargin
+	}
+	if m.ttl <= 0 {
+		m.ttl = DefaultLeaseTTL
+	}
+	if m.timeout <= 0 {
+		m.timeout = 2 * m.ttl
+	}
+	if m.delays == nil {
+		m.delays = DefaultRetryDelays
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if m.holder == "" {
+		host, _ := os.Hostname()
+		m.holder = host + "-" + strconv.Itoa(os.Getpid()) + "-" + model.RandomToken(5)
+	}
+	size := o.CacheSize
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	c, err := lru.New[string, *entry](size)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: cache: %w", err)
+	}
+	m.cache = c
+	return m, nil
+}
+
+// Holder is the name this Manager uses in refresh leases.
+func (m *Manager) Holder() string { return m.holder }
+
+// Get returns a usable credential for connection connID of app appID. A
+// cached token that is not within the expiry margin is returned without any
+// I/O; otherwise the connection is read and, when due, refreshed once for
+// all callers (see the package doc). A missing or foreign connection is
+// model.ErrNotFound, NEEDS_REAUTH is model.ErrNeedsReauth, DISCONNECTED is
+// ErrDisconnected.
+func (m *Manager) Get(ctx context.Context, appID, connID string) (*Credential, error) {
+	e, ok := m.cache.Get(connID)
+	if ok {
+		if e.cred.AppID != appID {
+			return nil, errNotFound
+		}
+		if e.fresh(m.now()) {
+			return &e.cred, nil
+		}
+	} else {
+		var err error
+		if e, err = m.load(ctx, appID, connID); err != nil {
+			return nil, err
+		}
+		if e.fresh(m.now()) {
+			return &e.cred, nil
+		}
+	}
+	return m.refreshDue(ctx, e)
+}
+
+// ForceRefresh refreshes the connection's token because the provider
+// rejected staleAccessToken (the proxy's one retry after a 401). When the
+// current token already differs from it, someone refreshed meanwhile and
+// that token is returned without a token endpoint call.
+func (m *Manager) ForceRefresh(ctx context.Context, appID, connID, staleAccessToken string) (*Credential, error) {
+	e, ok := m.cache.Get(connID)
+	if ok && e.cred.AppID != appID {
+		return nil, errNotFound
+	}
+	if !ok {
+		var err error
+		if e, err = m.load(ctx, appID, connID); err != nil {
+			return nil, err
+		}
+	}
+	if e.cred.Token.AccessToken != staleAccessToken || e.cred.Provider.Kind != providers.KindOAuth2 {
+		return &e.cred, nil
+	}
+	stale := func(_ model.Connection, t model.Token) bool { return t.AccessToken == staleAccessToken }
+	// A flight started by Get may decide the token is not due and return it
+	// unchanged; then run our own (bounded: never a loop).
+	var cred *Credential
+	for range 3 {
+		var err error
+		if cred, err = m.refresh(ctx, connID, stale, true); err != nil {
+			return nil, err
+		}
+		if cred.Token.AccessToken != staleAccessToken {
+			break
+		}
+	}
+	return cred, nil
+}
+
+// load reads a connection missing from the cache, once for all concurrent
+// callers, checks it belongs to appID and is usable, and caches it.
+func (m *Manager) load(ctx context.Context, appID, connID string) (*entry, error) {
+	ch := m.flights.DoChan("load:"+connID, func() (any, error) {
+		// Detached: one caller giving up must not fail the others.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.ttl)
+		defer cancel()
+		epoch := m.epoch.Load()
+		c, err := m.st.GetConnectionByID(fctx, connID)
+		if err != nil {
+			return nil, fmt.Errorf("tokens: reading connection: %w", err)
+		}
+		if c.Status != model.StatusConnected {
+			return c, nil
+		}
+		e, err := m.decode(c)
+		if err != nil {
+			return nil, err
+		}
+		m.put(e, epoch)
+		return e, nil
+	})
+	var r singleflight.Result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("tokens: %w", ctx.Err())
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	switch v := r.Val.(type) {
+	case *entry:
+		if v.cred.AppID != appID {
+			return nil, errNotFound
+		}
+		return v, nil
+	case model.Connection:
+		if v.AppID != appID {
+			return nil, errNotFound
+		}
+		return nil, statusErr(v.Status)
+	}
+	return nil, errors.New("tokens: unexpected load result")
+}
+
+// statusErr is what a caller gets for a connection that is not CONNECTED.
+func statusErr(s model.ConnectionStatus) error {
+	switch s {
+	case model.StatusNeedsReauth:
+		return fmt.Errorf("tokens: %w", model.ErrNeedsReauth)
+	case model.StatusDisconnected:
+		return &model.Error{Code: model.CodeConflict, Message: "the connection is disconnected; connect it again", Err: ErrDisconnected}
+	default:
+		return fmt.Errorf("tokens: connection status %q: %w", s, model.ErrConflict)
+	}
+}
+
+// decode decrypts a CONNECTED connection into a cache entry.
+func (m *Manager) decode(c model.Connection) (*entry, error) {
+	p, ok := m.reg.Get(c.ProviderID)
+	if !ok {
+		return nil, &model.Error{Code: model.CodeNotFound, Message: "the connection's provider is not configured",
+			Err: fmt.Errorf("tokens: provider %q not in registry: %w", c.ProviderID, model.ErrNotFound)}
+	}
+	tok, err := m.Token(context.Background(), c)
+	if err != nil {
+		return nil, err
+	}
+	return m.newEntry(c, p, tok), nil
+}
+
+func (m *Manager) newEntry(c model.Connection, p *providers.Provider, tok model.Token) *entry {
+	e := &entry{
+		cred:       Credential{ConnectionID: c.ID, AppID: c.AppID, Provider: p, Status: c.Status, Token: tok},
+		providerID: c.ProviderID,
+		version:    c.Version,
+	}
+	if !tok.Expiry.IsZero() {
+		e.refreshAt = tok.Expiry.Add(-m.margin)
+	}
+	return e
+}
+
+// Token decrypts a stored connection's credential (AAD: the connection id).
+func (m *Manager) Token(_ context.Context, c model.Connection) (model.Token, error) {
+	if len(c.Credentials) == 0 {
+		return model.Token{}, fmt.Errorf("tokens: connection has no stored credential: %w", model.ErrNotFound)
+	}
+	pt, err := m.keys.Decrypt(c.Credentials, []byte(c.ID))
+	if err != nil {
+		return model.Token{}, fmt.Errorf("tokens: decrypting credential: %w", err)
+	}
+	var tok model.Token
+	if err := json.Unmarshal(pt, &tok); err != nil {
+		return model.Token{}, errors.New("tokens: stored credential is not a token")
+	}
+	return tok, nil
+}
+
+// seal encrypts a token for connection id.
+func (m *Manager) seal(id string, tok model.Token) ([]byte, error) {
+	pt, err := json.Marshal(tok)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: encoding token: %w", err)
+	}
+	ct, err := m.keys.Encrypt(pt, []byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("tokens: encrypting token: %w", err)
+	}
+	return ct, nil
+}
+
+// put caches e unless a purge happened since epoch was read (the value may
+// predate a disconnect) or a newer version is already cached.
+func (m *Manager) put(e *entry, epoch uint64) {
+	m.mu.Lock()
+	if m.epoch.Load() == epoch {
+		if old, ok := m.cache.Peek(e.cred.ConnectionID); !ok || old.version <= e.version {
+			m.cache.Add(e.cred.ConnectionID, e)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// Purge drops one connection from the cache.
+func (m *Manager) Purge(connID string) {
+	m.mu.Lock()
+	m.epoch.Add(1)
+	m.cache.Remove(connID)
+	m.mu.Unlock()
+}
+
+// PurgeAll empties the cache.
+func (m *Manager) PurgeAll() {
+	m.mu.Lock()
+	m.epoch.Add(1)
+	m.cache.Purge()
+	m.mu.Unlock()
+}
+
+// purgeApp drops every cached connection of an app.
+func (m *Manager) purgeApp(appID string) {
+	m.mu.Lock()
+	m.epoch.Add(1)
+	for _, k := range m.cache.Keys() {
+		if e, ok := m.cache.Peek(k); ok && e.cred.AppID == appID {
+			m.cache.Remove(k)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// Invalidate applies a change seen by the store (another replica's refresh,
+// disconnect, app deletion): a zero Change means "resync everything".
+func (m *Manager) Invalidate(ch store.Change) {
+	switch ch.Kind {
+	case store.ChangeConnection:
+		m.Purge(ch.ID)
+	case store.ChangeApp:
+		m.purgeApp(ch.ID)
+	default:
+		m.PurgeAll()
+	}
+}
+
+// Len is the number of cached connections (for metrics and tests).
+func (m *Manager) Len() int { return m.cache.Len() }
