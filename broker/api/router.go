@@ -10,6 +10,7 @@ import (
 	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
@@ -27,6 +28,7 @@ type Deps struct {
 	Proxy     *proxy.Proxy
 	Connect   *connect.Service
 	Providers *providers.Registry
+	Tokens    *tokens.Manager
 }
 
 // Register mounts every route of the HTTP API on r.
