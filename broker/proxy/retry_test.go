@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/providers"
+)
+
+// A 401 on an OAuth connection forces one refresh and one retry when the
+// request can be replayed; never a loop, never for a body too large to
+// replay, never for an API key.
+func TestRetryAfter401(t *testing.T) {
+	const unauthorized = `{"error":"invalid_token"}`
+	cases := []struct {
+		name        string
+		kind        providers.Kind
+		accept      string   // the only token the upstream takes
+		next        []string // tokens the refresh hands out
+		method      string
+		payload     int  // body bytes
+		chunked     bool // sent without a length
+		status      int
+		upstreamHit int
+		refreshes   int
+	}{
+		{"bodyless GET retried", providers.KindOAuth2, "fresh", []string{"fresh"}, "GET", 0, false, 200, 2, 1},
+		{"small body replayed", providers.KindOAuth2, "fresh", []string{"fresh"}, "POST", 512, false, 200, 2, 1},
+		{"small chunked body replayed", providers.KindOAuth2, "fresh", []string{"fresh"}, "REPORT", 700, true, 200, 2, 1},
+		{"body over the retry limit not retried", providers.KindOAuth2, "fresh", []string{"fresh"}, "PUT", 4096, false, 401, 1, 0},
+		{"chunked body over the retry limit not retried", providers.KindOAuth2, "fresh", []string{"fresh"}, "PUT", 4096, true, 401, 1, 0},
+		{"second 401 returned, no loop", providers.KindOAuth2, "never", []string{"fresh", "fresh2", "fresh3"}, "GET", 0, false, 401, 2, 1},
+		{"refresh impossible: the 401 passes", providers.KindOAuth2, "fresh", nil, "GET", 0, false, 401, 1, 0},
+		{"API key not refreshed", providers.KindAPIKey, "fresh", []string{"fresh"}, "GET", 0, false, 401, 1, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newUpstream(t)
+			var bodies []int64
+			up.handler = func(w http.ResponseWriter, r *http.Request, s seen) bool {
+				n, _ := io.Copy(io.Discard, r.Body)
+				bodies = append(bodies, n)
+				if r.Header.Get("Authorization") != "Bearer "+tc.accept {
+					w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+					w.WriteHeader(http.StatusUnauthorized)
+					_, _ = w.Write([]byte(unauthorized))
+					return true
+				}
+				w.WriteHeader(http.StatusOK)
+				_, _ = w.Write([]byte(`{"ok":true}`))
+				return true
+			}
+			creds := newFakeCreds()
+			inj := providers.Inject{Type: providers.InjectBearer}
+			creds.add(appID, connID, up.provider("p", tc.kind, inj, nil), model.Token{AccessToken: "stale", APIKey: ""})
+			creds.next = tc.next
+			fr := front(t, New(Options{Creds: creds, RetryBodyLimit: 1024}), appID)
+
+			body, headers := strings.Repeat("b", tc.payload), []string{fmt.Sprintf("Content-Length: %d", tc.payload)}
+			if tc.chunked {
+				body, headers = chunked(body), []string{"Transfer-Encoding: chunked"}
+			}
+			resp, body := rawDoBody(t, fr, tc.method, "/proxy/con_1/x", body, headers...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if resp.Header.Get(HeaderBrokerError) != "" {
+				t.Fatalf("the upstream's answer was marked as the broker's")
+			}
+			if tc.status == 401 && body != unauthorized {
+				t.Fatalf("the upstream's 401 body was changed: %q", body)
+			}
+			if n := len(up.requests()); n != tc.upstreamHit {
+				t.Fatalf("%d upstream requests, want %d", n, tc.upstreamHit)
+			}
+			if n := creds.refreshCount(); n != tc.refreshes {
+				t.Fatalf("%d refreshes, want %d", n, tc.refreshes)
+			}
+			for i, n := range bodies {
+				if n != int64(tc.payload) {
+					t.Fatalf("upstream request %d carried %d body bytes, want %d", i, n, tc.payload)
+				}
+			}
+		})
+	}
+}
