@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +232,27 @@ func TestUnits(t *testing.T) {
 	}
 	if s := ByteSize(100 << 20).String(); s != "100MiB" {
 		t.Errorf("ByteSize.String = %q", s)
+	}
+}
+
+// The examples in docs/providers.md must stay valid configs.
+func TestProviderDocExamplesValidate(t *testing.T) {
+	doc, err := os.ReadFile("../docs/providers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```yaml\n")[1:]
+	if len(blocks) < 3 {
+		t.Fatalf("found %d yaml examples", len(blocks))
+	}
+	for i, b := range blocks {
+		yml, _, _ := strings.Cut(b, "```")
+		c, err := Parse([]byte(yml), env(map[string]string{"BOOKING_CLIENT_ID": "id", "BOOKING_CLIENT_SECRET": "s"}))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err != nil {
+			t.Errorf("example %d:\n%s\n%v", i, yml, err)
+		}
 	}
 }
