@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/oauthbroker/broker/broker/model"
@@ -107,6 +108,8 @@ func BenchmarkInject(b *testing.B) {
 		{"bearer", providers.Spec{Kind: providers.KindOAuth2, Inject: &providers.Inject{Type: providers.InjectBearer}}},
 		{"bearer+static", providers.Spec{Kind: providers.KindOAuth2, Inject: &providers.Inject{Type: providers.InjectBearer},
 			Headers: map[string]string{"Cal-Api-Version": "2024-08-13"}}},
+		{"bearer+static-lowercase", providers.Spec{Kind: providers.KindOAuth2, Inject: &providers.Inject{Type: providers.InjectBearer},
+			Headers: map[string]string{"cal-api-version": "2024-08-13"}}},
 		{"header", providers.Spec{Kind: providers.KindAPIKey, Inject: &providers.Inject{Type: providers.InjectHeader, Name: "X-Api-Key"}}},
 		{"query", providers.Spec{Kind: providers.KindAPIKey, Inject: &providers.Inject{Type: providers.InjectQuery, Name: "key"}}},
 		{"basic", providers.Spec{Kind: providers.KindBasic, Inject: &providers.Inject{Type: providers.InjectBasic}}},
@@ -128,4 +131,30 @@ func BenchmarkInject(b *testing.B) {
 			}
 		})
 	}
+}
+
+// Whatever query the caller sends, the provider sees one `key` parameter:
+// the connection's, last.
+func FuzzInjectQuery(f *testing.F) {
+	for _, seed := range []string{"", "key=evil", "KEY=a&key=b", "%6Bey=x", "a=1;key=2", "k%65y=1&&", "%zz=1", "key", "+key=1", "a=%"} {
+		f.Add(seed)
+	}
+	p := &providers.Provider{ID: "p", Spec: providers.Spec{Kind: providers.KindAPIKey, Inject: &providers.Inject{Type: providers.InjectQuery, Name: "key"}}}
+	f.Fuzz(func(t *testing.T, raw string) {
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/x", nil)
+		req.URL.RawQuery = raw
+		p.Inject(req, model.Token{APIKey: "the key"})
+		segs := strings.Split(req.URL.RawQuery, "&")
+		if segs[len(segs)-1] != "key=the+key" {
+			t.Fatalf("last parameter of %q is not the credential", req.URL.RawQuery)
+		}
+		for _, seg := range segs[:len(segs)-1] {
+			for _, part := range strings.Split(seg, ";") {
+				k, _, _ := strings.Cut(part, "=")
+				if dk, err := url.QueryUnescape(k); err != nil || strings.EqualFold(dk, "key") {
+					t.Fatalf("caller parameter %q survived in %q", part, req.URL.RawQuery)
+				}
+			}
+		}
+	})
 }

@@ -140,8 +140,8 @@ func (p *Provider) Refresh(ctx context.Context, hc *http.Client, c Client, refre
 
 // normalize fills what some providers leave out of a token response.
 func (p *Provider) normalize(tok *oauth2.Token, oldRefresh string) *oauth2.Token {
-	if tok.TokenType == "" {
-		tok.TokenType = "Bearer" // Cal.com sends none
+	if tok.TokenType == "" || strings.EqualFold(tok.TokenType, "bearer") {
+		tok.TokenType = "Bearer" // Cal.com sends none, Zoom "bearer"
 	}
 	if tok.Expiry.IsZero() && p.TokenLifetimeD > 0 {
 		tok.Expiry = time.Now().Add(p.TokenLifetimeD)
