@@ -85,4 +85,6 @@ func TestConnectStandardAuthorizationServer(t *testing.T) {
 	}
 }
 
-func bytesContain(b []byte, s string) bool { return strings.Contains(strings.ToLower(string(b)), strings.ToLower(s)) }
+func bytesContain(b []byte, s string) bool {
+	return strings.Contains(strings.ToLower(string(b)), strings.ToLower(s))
+}

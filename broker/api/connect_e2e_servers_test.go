@@ -167,4 +167,3 @@ func (s *credServer) basicProvider() *providers.Provider {
 		Inject: &providers.Inject{Type: providers.InjectBasic}, Events: "caldav",
 	}}
 }
-

@@ -62,16 +62,16 @@ type testApp struct{ id, secret string }
 
 // Provider ids of the harness.
 const (
-	pStd       = "standard"     // go-oauth2/oauth2 authorization server, PKCE forced
-	pGoogle    = "fake-google"  // providertest quirks
+	pStd       = "standard"    // go-oauth2/oauth2 authorization server, PKCE forced
+	pGoogle    = "fake-google" // providertest quirks
 	pMicrosoft = "fake-microsoft"
 	pZoom      = "fake-zoom"
 	pCalCom    = "fake-calcom"
-	pIss       = "fake-iss"     // sends iss, which matches the configured issuer
-	pMixup     = "fake-mixup"   // sends an iss that is not the configured issuer
-	pOwn       = "fake-own"     // no broker-wide client: only apps with their own
-	pAPIKey    = "keyed"        // credentials: API key in a header
-	pBasic     = "dav"          // credentials: HTTP Basic
+	pIss       = "fake-iss"   // sends iss, which matches the configured issuer
+	pMixup     = "fake-mixup" // sends an iss that is not the configured issuer
+	pOwn       = "fake-own"   // no broker-wide client: only apps with their own
+	pAPIKey    = "keyed"      // credentials: API key in a header
+	pBasic     = "dav"        // credentials: HTTP Basic
 	goodAPIKey = "key-good-0123456789"
 	davUser    = "ann@example.com"
 	davPass    = "correct horse"
