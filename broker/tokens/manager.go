@@ -209,8 +209,9 @@ func (m *Manager) ForceRefresh(ctx context.Context, appID, connID, staleAccessTo
 			return nil, err
 		}
 	}
-	if e.cred.Token.AccessToken != staleAccessToken || e.cred.Provider.Kind != providers.KindOAuth2 {
-		return &e.cred, nil
+	if e.cred.Token.AccessToken != staleAccessToken || e.cred.Provider.Kind != providers.KindOAuth2 ||
+		e.cred.Token.RefreshToken == "" {
+		return &e.cred, nil // refreshed meanwhile, or nothing to refresh with
 	}
 	stale := func(_ model.Connection, t model.Token) bool { return t.AccessToken == staleAccessToken }
 	// A flight started by Get may decide the token is not due and return it

@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"testing"
@@ -235,4 +236,37 @@ func BenchmarkGetParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+func TestExpiredWithoutRefreshTokenNeedsReauth(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	tok := e.expiredToken()
+	tok.RefreshToken = ""
+	c := e.connect(t, tok)
+	if _, err := e.m.Get(bg(), e.appID, c.ID); !errors.Is(err, model.ErrNeedsReauth) {
+		t.Fatalf("Get = %v, want needs_reauth", err)
+	}
+	if sc, _ := e.stored(t, c.ID); sc.Status != model.StatusNeedsReauth || sc.LastError != LastErrorNoRefreshToken {
+		t.Fatalf("status %s lastError %q", sc.Status, sc.LastError)
+	}
+	if e.fake.RefreshCalls() != 0 {
+		t.Fatal("the token endpoint was called without a refresh token")
+	}
+}
+
+func TestCredentialsEncryptedAtRest(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	tok := e.fake.Mint("")
+	c := e.connect(t, tok)
+	sc, _ := e.stored(t, c.ID)
+	for _, s := range []string{tok.AccessToken, tok.RefreshToken} {
+		if bytes.Contains(sc.Credentials, []byte(s)) {
+			t.Fatal("a token is stored in clear")
+		}
+	}
+	// Bound to the connection id: copied to another row it does not decrypt.
+	sc.ID = "con_other"
+	if _, err := e.m.Token(bg(), sc); err == nil {
+		t.Fatal("credential decrypted under another connection id")
+	}
 }
