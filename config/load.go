@@ -14,7 +14,8 @@ import (
 )
 
 // Load reads broker.yaml at path, expands ${VAR} and ${VAR:-default} from the
-// environment and decodes it as Parse does. It does not call Validate: the
+// environment (LookupEnv: VAR, or the contents of the file VAR_FILE names)
+// and decodes it as Parse does. It does not call Validate: the
 // caller does, so check-config can list every problem.
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
@@ -26,7 +27,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: read %s: %w", path, err)
 	}
-	return Parse(data, os.LookupEnv)
+	return Parse(data, LookupEnv)
 }
 
 // Parse decodes a config file's bytes onto the defaults. Variables are
