@@ -65,7 +65,11 @@
 // tokens or secrets. If the refreshed token cannot be stored after retries,
 // the error is logged and returned: for a provider that rotates refresh
 // tokens the spent one cannot be recovered, which is why the write is
-// retried while the store is briefly unavailable.
+// retried while the store is briefly unavailable. The same holds for a
+// replica killed between the provider's answer and the write: the lease
+// expires and another replica refreshes with the stored refresh token, which
+// still works unless the provider rotates single-use refresh tokens (the
+// window is one round trip to the store).
 //
 // # Keep-alive
 //
