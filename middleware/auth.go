@@ -65,7 +65,7 @@ type AuthOptions struct {
 // token). It is safe for concurrent use.
 type Authenticator struct {
 	store    store.Store
-	cache    *lru.Cache[string, cachedApp] // key: the presented secret's hash
+	cache    *lru.Cache[[sha256.Size]byte, cachedApp] // key: SHA-256 of the presented secret
 	ttl      time.Duration
 	now      func() time.Time
 	admin    []byte // SHA-256 of the tokens, so the compare leaks no length
@@ -86,7 +86,7 @@ func NewAuthenticator(o AuthOptions) *Authenticator {
 	if size <= 0 {
 		size = DefaultAppCacheSize
 	}
-	cache, _ := lru.New[string, cachedApp](size) // only fails on size <= 0
+	cache, _ := lru.New[[sha256.Size]byte, cachedApp](size) // only fails on size <= 0
 	a := &Authenticator{store: o.Store, cache: cache, ttl: o.CacheTTL, now: o.Now}
 	if a.ttl == 0 {
 		a.ttl = DefaultAppCacheTTL
@@ -134,18 +134,20 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	if !ok {
 		return nil, errUnauthenticated
 	}
+	// The cache key is a digest of the presented secret: only a secret that
+	// verified before can hit, and the secret itself is not kept in memory.
+	key := sha256.Sum256([]byte(secret))
+	if e, ok := a.cache.Get(key); ok && (e.expires.IsZero() || a.now().Before(e.expires)) {
+		if clientID != "" && clientID != e.app.ID {
+			return nil, errUnauthenticated
+		}
+		return e.app, nil
+	}
 	appID, ok := secrets.AppIDFromSecret(secret)
 	if !ok || (clientID != "" && clientID != appID) {
 		// Cost the same as a store miss would, minus the read.
 		secrets.VerifyAppSecret(secret, secrets.DummyHash)
 		return nil, errUnauthenticated
-	}
-	key := string(secrets.HashAppSecret(secret))
-	if e, ok := a.cache.Get(key); ok {
-		if e.expires.IsZero() || a.now().Before(e.expires) {
-			return e.app, nil
-		}
-		a.cache.Remove(key)
 	}
 	epoch := a.epoch.Load()
 	app, err := a.store.GetApp(c.Request.Context(), appID)
@@ -153,10 +155,8 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	case errors.Is(err, model.ErrNotFound):
 		secrets.VerifyAppSecret(secret, secrets.DummyHash)
 		return nil, errUnauthenticated
-	case errors.Is(err, model.ErrUnavailable):
-		return nil, err
 	case err != nil:
-		return nil, err // internal: the cause goes to the log, not the caller
+		return nil, err // unavailable → 503; anything else is internal, its cause logged, never shown
 	}
 	if !secrets.VerifyAppSecret(secret, app.SecretHash) {
 		return nil, errUnauthenticated
