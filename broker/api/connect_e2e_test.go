@@ -53,9 +53,12 @@ type env struct {
 	tok    *tokens.Manager
 	apps   *apps.Service
 	signer *state.Signer
-	fakes  map[string]*providertest.Server // by provider id
-	std    *stdServer
-	creds  *credServer
+	// stateSecret is the broker's state key, for tests that sign states
+	// the broker would (expired ones).
+	stateSecret []byte
+	fakes       map[string]*providertest.Server // by provider id
+	std         *stdServer
+	creds       *credServer
 }
 
 type testApp struct{ id, secret string }
@@ -102,7 +105,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.signer = e.newSigner(randomBytes(32), nil)
+	e.stateSecret = randomBytes(32)
+	e.signer = e.newSigner(e.stateSecret, nil)
 
 	var ps []*providers.Provider
 	fake := func(id string, o providertest.Options, edit func(p *providers.Provider)) {
