@@ -148,7 +148,7 @@ func TestWithTokenManager(t *testing.T) {
 		e.fake.FailNextRefresh("invalid_grant")
 		resp, body := e.get(t, "/me")
 		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get(HeaderBrokerError) != "" {
-			t.Fatalf("first call: status %d %q, want the provider's 401", resp.StatusCode, resp.Header.Get(HeaderBrokerError))
+			t.Fatalf("first call: status %d %q, want the provider's 401: %s", resp.StatusCode, resp.Header.Get(HeaderBrokerError), body)
 		}
 		resp, body = e.get(t, "/me")
 		wantBrokerError(t, resp, body, model.CodeNeedsReauth)
