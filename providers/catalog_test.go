@@ -61,14 +61,20 @@ func get(t *testing.T, r *Registry, id string) *Provider {
 
 func creds() Spec { return Spec{ClientID: "id", ClientSecret: "secret"} }
 
-func TestCatalogAloneResolvesWithNothingEnabled(t *testing.T) {
+// Without configuration no provider has a broker-wide client: OAuth
+// providers stay available for apps that register their own client, and
+// the credential providers that need a server URL stay off.
+func TestCatalogAloneResolvesWithNoBrokerClient(t *testing.T) {
 	r := resolved(t, nil)
 	if got := len(r.All()); got != 6 {
 		t.Fatalf("got %d providers, want 6", got)
 	}
 	for _, p := range r.All() {
-		if p.IsEnabled() {
-			t.Errorf("%s is enabled without credentials", p.ID)
+		if p.HasBrokerClient() {
+			t.Errorf("%s has a broker-wide client without configuration", p.ID)
+		}
+		if wantOn := p.Kind == KindOAuth2; p.IsEnabled() != wantOn {
+			t.Errorf("%s (%s) enabled=%v, want %v", p.ID, p.Kind, p.IsEnabled(), wantOn)
 		}
 	}
 }

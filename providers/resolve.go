@@ -117,7 +117,11 @@ func resolveOne(id string, base Spec, inCatalog bool, over Spec, opts ResolveOpt
 		c.requireForEnabled(&s)
 	}
 	if s.Enabled == nil {
-		s.Enabled = &ready
+		// An OAuth provider without a broker-wide client stays available:
+		// an app may register its own client for it ("your own auth"), and
+		// the provider is offered to that app only (see Registry users).
+		on := ready || (s.Kind == KindOAuth2 && s.AuthURL != "" && s.TokenURL != "")
+		s.Enabled = &on
 	}
 	applyDefaults(id, &s)
 	if len(c.errs) > 0 {
