@@ -109,7 +109,7 @@ func TestCalcomQuirks(t *testing.T) {
 	if c.TokenLifetimeD != 30*time.Minute {
 		t.Errorf("token lifetime = %v, want 30m", c.TokenLifetimeD)
 	}
-	if c.Headers["cal-api-version"] == "" {
+	if c.Headers["Cal-Api-Version"] == "" { // canonical form, set as is on the hot path
 		t.Error("no cal-api-version header")
 	}
 }

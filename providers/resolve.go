@@ -3,6 +3,7 @@ package providers
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"reflect"
 	"slices"
 	"sort"
@@ -216,6 +217,20 @@ func applyDefaults(id string, s *Spec) {
 		if s.Kind == KindBasic {
 			s.Inject.Type = InjectBasic
 		}
+	}
+	// Header names in canonical form once here, so injecting them on the
+	// proxy's hot path costs no canonicalization per request.
+	if s.Inject.Type == InjectHeader {
+		inj := *s.Inject
+		inj.Name = http.CanonicalHeaderKey(inj.Name)
+		s.Inject = &inj
+	}
+	if len(s.Headers) > 0 {
+		h := make(map[string]string, len(s.Headers))
+		for k, v := range s.Headers {
+			h[http.CanonicalHeaderKey(k)] = v
+		}
+		s.Headers = h
 	}
 }
 
