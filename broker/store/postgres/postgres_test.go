@@ -286,3 +286,14 @@ func TestWatchResyncsAfterReconnect(t *testing.T) {
 		return count(cs, store.Change{Kind: store.ChangeApp, ID: "app_a"}) == 1
 	})
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) store.Store {
+		s, err := postgres.Open(b.Context(), pgtest.DSN(b), postgres.Options{MaxConns: 10})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

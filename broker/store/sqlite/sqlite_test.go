@@ -151,3 +151,14 @@ func TestSchemaTooNewIsRefused(t *testing.T) {
 		t.Fatalf("CheckSchema = %v, want ErrSchemaTooNew telling to upgrade", err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) store.Store {
+		s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "broker.db"), sqlite.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}
