@@ -38,9 +38,20 @@ func (m *Manager) Save(ctx context.Context, c model.Connection, tok model.Token)
 		c.CreatedAt = now
 	}
 	c.UpdatedAt = now
-	prev, err := m.previousStatus(ctx, c)
+	prevConn, found, err := m.previous(ctx, c)
 	if err != nil {
 		return model.Connection{}, false, err
+	}
+	var prev model.ConnectionStatus
+	if found {
+		prev = prevConn.Status
+		// Google sends a refresh token only on first consent: a reconnect
+		// without one keeps the grant the connection already holds.
+		if tok.RefreshToken == "" && len(prevConn.Credentials) > 0 {
+			if old, err := m.Token(ctx, prevConn); err == nil {
+				tok.RefreshToken = old.RefreshToken
+			}
+		}
 	}
 	stored, created, err := m.st.UpsertConnection(ctx, c, func(id string) ([]byte, error) { return m.seal(id, tok) })
 	if err != nil {
@@ -56,9 +67,9 @@ func (m *Manager) Save(ctx context.Context, c model.Connection, tok model.Token)
 	return stored, created, nil
 }
 
-// previousStatus finds the status of the connection Save would update (same
-// app, provider, schedule and account), or "" when there is none.
-func (m *Manager) previousStatus(ctx context.Context, c model.Connection) (model.ConnectionStatus, error) {
+// previous finds the connection Save would update (same app, provider,
+// schedule and account), if any.
+func (m *Manager) previous(ctx context.Context, c model.Connection) (model.Connection, bool, error) {
 	f := store.ConnectionFilter{AppID: c.AppID, ProviderID: c.ProviderID, Limit: 100}
 	if c.ScheduleID != "" {
 		f.ScheduleIDs = []string{c.ScheduleID}
@@ -66,15 +77,15 @@ func (m *Manager) previousStatus(ctx context.Context, c model.Connection) (model
 	for {
 		page, err := m.st.ListConnections(ctx, f)
 		if err != nil {
-			return "", fmt.Errorf("tokens: looking up existing connection: %w", err)
+			return model.Connection{}, false, fmt.Errorf("tokens: looking up existing connection: %w", err)
 		}
 		for _, x := range page {
 			if x.ScheduleID == c.ScheduleID && x.AccountID == c.AccountID {
-				return x.Status, nil
+				return x, true, nil
 			}
 		}
 		if len(page) < f.Limit {
-			return "", nil
+			return model.Connection{}, false, nil
 		}
 		f.After = page[len(page)-1].ID
 	}

@@ -270,3 +270,22 @@ func TestCredentialsEncryptedAtRest(t *testing.T) {
 		t.Fatal("credential decrypted under another connection id")
 	}
 }
+
+// Google sends a refresh token only on the first consent: connecting the
+// same account again without one must keep the grant the broker holds, or
+// the connection dies at the next expiry.
+func TestReconnectWithoutRefreshTokenKeepsTheOldOne(t *testing.T) {
+	e := newEnv(t, envOpts{fake: providertest.Options{Quirks: providertest.Google}})
+	first := e.fake.Mint("")
+	c := e.connect(t, first)
+	second := e.fake.Mint("")
+	second.RefreshToken = ""
+	again := e.connect(t, second)
+	if again.ID != c.ID {
+		t.Fatalf("reconnect made a new connection %s", again.ID)
+	}
+	_, tok := e.stored(t, c.ID)
+	if tok.AccessToken != second.AccessToken || tok.RefreshToken != first.RefreshToken {
+		t.Fatalf("after reconnect: access new=%v, refresh kept=%v", tok.AccessToken == second.AccessToken, tok.RefreshToken == first.RefreshToken)
+	}
+}
