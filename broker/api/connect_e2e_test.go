@@ -450,3 +450,12 @@ func mustURL(t *testing.T, raw string) *url.URL {
 	}
 	return u
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -67,7 +68,11 @@ func toConnectionJSON(c model.Connection) connectionJSON {
 var listQuery = map[string]bool{"scheduleId": true, "providerId": true, "status": true, "limit": true, "cursor": true}
 
 func (h connectionsHandler) list(c *gin.Context) {
-	q := c.Request.URL.Query()
+	q, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		middleware.Fail(c, model.Invalid("", "the query string is malformed"))
+		return
+	}
 	for k, v := range q {
 		if !listQuery[k] {
 			middleware.Fail(c, model.Invalid(k, "%q is not a known parameter", k))
