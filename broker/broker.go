@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	b.tokens, err = tokens.New(tokens.Options{
 		Store: b.store, Keys: keys, Providers: reg, HTTPClient: hc,
 		CacheSize: cfg.Cache.Tokens, ExpiryMargin: cfg.Cache.ExpiryMargin.D(),
-		Now: now, Logger: b.logger,
+		LeaseTTL: cfg.Refresh.LeaseTTL.D(), Now: now, Logger: b.logger,
 	})
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	})
 	b.deps = api.Deps{
 		Config: cfg, Store: b.store, Logger: b.logger, Now: now,
-		Auth: b.auth, Apps: appSvc, Tokens: b.tokens, Providers: reg, Keys: keys, Connect: conn, Proxy: px,
+		Auth: b.auth, Apps: appSvc, Tokens: b.tokens, Providers: reg, Connect: conn, Proxy: px,
 	}
 	gin.SetMode(gin.ReleaseMode)
 	b.engine = gin.New()

@@ -85,6 +85,9 @@ type Proxy struct {
 // Refresh configures background token upkeep.
 type Refresh struct {
 	KeepAlive KeepAlive `yaml:"keepAlive"`
+	// LeaseTTL bounds how long one replica may hold a connection's refresh
+	// lease: when a replica dies mid-refresh, another takes over after it.
+	LeaseTTL Duration `yaml:"leaseTtl"`
 }
 
 // KeepAlive refreshes idle connections before their refresh tokens lapse.

@@ -49,6 +49,7 @@ const (
 	DefaultKeepAliveEnabled      = true
 	DefaultKeepAliveInterval     = time.Hour
 	DefaultKeepAliveIdleAfter    = 720 * time.Hour
+	DefaultRefreshLeaseTTL       = 30 * time.Second
 	DefaultLogLevel              = "info"
 	DefaultLogFormat             = "text"
 	DefaultOTLPProtocol          = "grpc"
@@ -97,7 +98,7 @@ func Default() *Config {
 			Enabled:   DefaultKeepAliveEnabled,
 			Interval:  Duration(DefaultKeepAliveInterval),
 			IdleAfter: Duration(DefaultKeepAliveIdleAfter),
-		}},
+		}, LeaseTTL: Duration(DefaultRefreshLeaseTTL)},
 		Log:       Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Telemetry: Telemetry{OTLP: OTLP{Protocol: DefaultOTLPProtocol}, Prometheus: DefaultPrometheus},
 		Demo:      DefaultDemo,

@@ -241,6 +241,7 @@ func (c *Config) validateRest(v *ValidationErrors) {
 	} else if p.RetryBodyLimit > p.MaxRequestBody && p.MaxRequestBody > 0 {
 		v.add("proxy.retryBodyLimit", fmt.Sprintf("must not exceed proxy.maxRequestBody (%s)", p.MaxRequestBody))
 	}
+	positive(v, "refresh.leaseTtl", c.Refresh.LeaseTTL)
 	if k := c.Refresh.KeepAlive; k.Enabled {
 		positive(v, "refresh.keepAlive.interval", k.Interval)
 		positive(v, "refresh.keepAlive.idleAfter", k.IdleAfter)
