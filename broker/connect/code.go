@@ -12,7 +12,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthbroker/broker/broker/model"
-	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -144,47 +143,15 @@ func grantedScopes(t *oauth2.Token, requested []string, sep string) []string {
 	return g
 }
 
-// save stores the connection through the token manager. A provider that
-// returns a refresh token only on first consent (Google) returns none on a
-// reconnect: the refresh token of the connection being updated is kept,
-// when it was made with the same client.
+// save stores the connection through the token manager, which also keeps
+// the stored refresh token when a reconnect's token response has none
+// (Google sends one on first consent only).
 func (s *Service) save(ctx context.Context, c model.Connection, tok model.Token) (model.Connection, error) {
-	if tok.RefreshToken == "" && tok.AccessToken != "" {
-		if prev, ok, err := s.existing(ctx, c); err != nil {
-			return model.Connection{}, err
-		} else if ok && prev.ClientSource == c.ClientSource && len(prev.Credentials) > 0 {
-			old, err := s.tok.Token(ctx, prev)
-			if err != nil {
-				return model.Connection{}, fmt.Errorf("connect: reading the previous token: %w", err)
-			}
-			tok.RefreshToken = old.RefreshToken
-		}
-	}
 	stored, _, err := s.tok.Save(ctx, c, tok)
 	if err != nil {
 		return model.Connection{}, fmt.Errorf("connect: saving the connection: %w", err)
 	}
 	return stored, nil
-}
-
-// existing finds the connection Save would update.
-func (s *Service) existing(ctx context.Context, c model.Connection) (model.Connection, bool, error) {
-	f := store.ConnectionFilter{AppID: c.AppID, ProviderID: c.ProviderID, ScheduleIDs: []string{c.ScheduleID}, Limit: 100}
-	for {
-		page, err := s.st.ListConnections(ctx, f)
-		if err != nil {
-			return model.Connection{}, false, fmt.Errorf("connect: looking up the existing connection: %w", err)
-		}
-		for _, e := range page {
-			if e.AccountID == c.AccountID {
-				return e, true, nil
-			}
-		}
-		if len(page) < f.Limit {
-			return model.Connection{}, false, nil
-		}
-		f.After = page[len(page)-1].ID
-	}
 }
 
 func validVerifier(v string) bool {
