@@ -39,6 +39,7 @@ func TestConnectStandardAuthorizationServer(t *testing.T) {
 	}
 	back := b.finish(callback)
 	id := connected(t, back)
+	e.noneLogged(param(t, callback, "code"), param(t, callback, "state"), param(t, authorize, "code_challenge"))
 	if got := back.Query().Get("appState"); got != "resume=42&x" {
 		t.Errorf("appState %q", got)
 	}

@@ -127,6 +127,7 @@ func TestCallbackRefusesBadStates(t *testing.T) {
 	}
 
 	connected(t, b.finish(cb))
+	e.noneLogged(genuine, param(t, cb, "code"))
 	if f.TokenCalls() != 1 {
 		t.Fatalf("token calls %d, want 1", f.TokenCalls())
 	}

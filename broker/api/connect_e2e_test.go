@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,6 +61,39 @@ type env struct {
 	fakes       map[string]*providertest.Server // by provider id
 	std         *stdServer
 	creds       *credServer
+	logs        *syncBuffer // what the connect service logged
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// noneLogged fails when any of the secrets reached the logs.
+func (e *env) noneLogged(secrets ...string) {
+	e.t.Helper()
+	logs := e.logs.String()
+	if logs == "" {
+		e.t.Error("nothing was logged: the check would prove nothing")
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(logs, s) {
+			e.t.Errorf("a secret reached the logs: %.12s…", s)
+		}
+	}
 }
 
 type testApp struct{ id, secret string }
@@ -85,7 +120,7 @@ const (
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, fakes: map[string]*providertest.Server{}}
+	e := &env{t: t, fakes: map[string]*providertest.Server{}, logs: &syncBuffer{}}
 
 	var engine http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { engine.ServeHTTP(w, r) }))
@@ -147,6 +182,7 @@ func newEnv(t *testing.T) *env {
 	e.apps = apps.New(apps.Options{Store: st, Keys: e.keys, Providers: reg, OnChange: auth.Purge})
 	svc := connect.New(connect.Options{
 		Store: st, Tokens: e.tok, Providers: reg, State: e.signer, PublicURL: e.url, HTTPClient: hc,
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	gin.SetMode(gin.TestMode)
 	g := gin.New()
