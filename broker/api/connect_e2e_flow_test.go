@@ -15,7 +15,18 @@ func TestConnectStandardAuthorizationServer(t *testing.T) {
 		t.Fatalf("oauthUrl carries more than the session id: %s", oauthURL)
 	}
 
-	authorize := b.toProvider(oauthURL)
+	start := b.get(oauthURL)
+	if start.status != http.StatusSeeOther {
+		t.Fatalf("start: %d %s", start.status, start.body)
+	}
+	checkRedirectHeaders(t, start)
+	setCookie := start.header.Get("Set-Cookie")
+	for _, attr := range []string{"broker_bind_ses_", "Path=/oauth", "HttpOnly", "SameSite=Lax", "Max-Age="} {
+		if !strings.Contains(setCookie, attr) {
+			t.Errorf("binding cookie %q lacks %s", setCookie, attr)
+		}
+	}
+	authorize := start.header.Get("Location")
 	if !strings.HasPrefix(authorize, e.std.URL+"/authorize?") {
 		t.Fatalf("start went to %s", redact(authorize))
 	}
