@@ -107,8 +107,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	b.auth = middleware.NewAuthenticator(middleware.AuthOptions{
 		Store: b.store, CacheSize: cfg.Cache.Apps,
 		AdminToken: cfg.Security.AdminToken, AdminReadToken: cfg.Security.AdminReadToken,
+		AppRate: cfg.Security.RateLimits.App, AppBurst: cfg.Security.RateLimits.Burst,
 	})
-	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg, OnChange: b.auth.Purge})
+	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg, OnChange: func(appID string) {
+		b.auth.Purge(appID)
+		b.tokens.Invalidate(store.Change{Kind: store.ChangeApp, ID: appID})
+	}})
 	conn := connect.New(connect.Options{
 		Store: b.store, Tokens: b.tokens, Providers: reg, State: signer,
 		PublicURL: cfg.Server.PublicURL, HTTPClient: hc, Now: now, Logger: b.logger,

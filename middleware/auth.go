@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,7 +60,12 @@ type AuthOptions struct {
 	AdminToken string
 	// AdminReadToken may only read on admin routes; optional.
 	AdminReadToken string
-	Now            func() time.Time
+	// AppRate is the broker-wide per-app limit in requests per second
+	// (security.rateLimits.app; 0 = none) and AppBurst its burst (0 = the
+	// rate rounded up); an app's own RateLimit overrides AppRate.
+	AppRate  float64
+	AppBurst int
+	Now      func() time.Time
 }
 
 // Authenticator authenticates apps (client secret) and admins (bearer
@@ -73,6 +80,7 @@ type Authenticator struct {
 	mu       sync.Mutex    // orders cache inserts against purges
 	epoch    atomic.Uint64 // bumped by every purge
 	hasAdmin bool
+	limits   *appLimiter
 }
 
 type cachedApp struct {
@@ -87,7 +95,7 @@ func NewAuthenticator(o AuthOptions) *Authenticator {
 		size = DefaultAppCacheSize
 	}
 	cache, _ := lru.New[[sha256.Size]byte, cachedApp](size) // only fails on size <= 0
-	a := &Authenticator{store: o.Store, cache: cache, ttl: o.CacheTTL, now: o.Now}
+	a := &Authenticator{store: o.Store, cache: cache, ttl: o.CacheTTL, now: o.Now, limits: newAppLimiter(o.AppRate, o.AppBurst)}
 	if a.ttl == 0 {
 		a.ttl = DefaultAppCacheTTL
 	}
@@ -121,6 +129,11 @@ func (a *Authenticator) App() gin.HandlerFunc {
 				c.Header("WWW-Authenticate", `Basic realm="broker"`)
 			}
 			Fail(c, err)
+			return
+		}
+		if d := a.limits.reserve(app, a.now()); d > 0 {
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+			Fail(c, model.ErrRateLimited)
 			return
 		}
 		c.Set(keyApp, app)

@@ -54,6 +54,7 @@ type appJSON struct {
 	LogoutURL           string             `json:"logoutUrl"`
 	WebhookURL          string             `json:"webhookUrl"`
 	Permissions         []model.Permission `json:"permissions"`
+	RateLimit           float64            `json:"rateLimit"`
 	CreatedDate         *time.Time         `json:"createdDate,omitempty"`
 	UpdatedDate         *time.Time         `json:"updatedDate,omitempty"`
 }
@@ -64,7 +65,7 @@ func toAppJSON(a model.App) appJSON {
 		ID: a.ID, Name: a.Name, Description: a.Description, LogoURL: a.LogoURL, HomepageURL: a.HomepageURL,
 		AllowedDomains: nonNil(a.AllowedDomains), AllowedRedirectURIs: nonNil(a.AllowedRedirectURIs),
 		LoginURL: a.LoginURL, LogoutURL: a.LogoutURL, WebhookURL: a.WebhookURL,
-		Permissions: nonNil(a.Permissions), CreatedDate: &created, UpdatedDate: &updated,
+		Permissions: nonNil(a.Permissions), RateLimit: a.RateLimit, CreatedDate: &created, UpdatedDate: &updated,
 	}
 }
 
@@ -73,6 +74,7 @@ func (j appJSON) input() apps.AppInput {
 		Name: j.Name, Description: j.Description, LogoURL: j.LogoURL, HomepageURL: j.HomepageURL,
 		AllowedDomains: j.AllowedDomains, AllowedRedirectURIs: j.AllowedRedirectURIs,
 		LoginURL: j.LoginURL, LogoutURL: j.LogoutURL, WebhookURL: j.WebhookURL, Permissions: j.Permissions,
+		RateLimit: j.RateLimit,
 	}
 }
 

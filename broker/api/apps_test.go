@@ -230,13 +230,13 @@ func TestCreateApp(t *testing.T) {
 		t.Errorf("permissions default = %s, want all four", got)
 	}
 	for _, k := range []string{"id", "name", "description", "logoUrl", "homepageUrl", "allowedDomains", "allowedRedirectUris",
-		"loginUrl", "logoutUrl", "webhookUrl", "permissions", "createdDate", "updatedDate"} {
+		"loginUrl", "logoutUrl", "webhookUrl", "permissions", "rateLimit", "createdDate", "updatedDate"} {
 		if _, ok := app[k]; !ok {
 			t.Errorf("app lacks %q: %s", k, r.body)
 		}
 	}
-	if len(app) != 13 {
-		t.Errorf("app has %d fields, want exactly the 13 documented ones: %s", len(app), r.body)
+	if len(app) != 14 {
+		t.Errorf("app has %d fields, want exactly the 14 documented ones: %s", len(app), r.body)
 	}
 
 	// The new app authenticates with the secret it was shown.

@@ -36,6 +36,9 @@ type AppInput struct {
 	WebhookURL          string
 	// Permissions of the app's secret; empty on Create means all of them.
 	Permissions []model.Permission
+	// RateLimit in requests per second on /v1 and /proxy; 0 = the
+	// broker-wide security.rateLimits.app.
+	RateLimit float64
 }
 
 // Mask paths: the JSON names of an app's fields (DESIGN.md §2).
@@ -50,12 +53,13 @@ const (
 	PathLogoutURL           = "logoutUrl"
 	PathWebhookURL          = "webhookUrl"
 	PathPermissions         = "permissions"
+	PathRateLimit           = "rateLimit"
 )
 
 // UpdatablePaths are the mask paths Update accepts, in documentation order.
 var UpdatablePaths = []string{
 	PathName, PathDescription, PathLogoURL, PathHomepageURL, PathAllowedDomains,
-	PathAllowedRedirectURIs, PathLoginURL, PathLogoutURL, PathWebhookURL, PathPermissions,
+	PathAllowedRedirectURIs, PathLoginURL, PathLogoutURL, PathWebhookURL, PathPermissions, PathRateLimit,
 }
 
 // readOnlyPaths are fields of an app that only the broker sets.
@@ -96,6 +100,8 @@ func apply(a *model.App, in AppInput, paths []string) error {
 			a.AllowedRedirectURIs, err = checkRedirectURIs(in.AllowedRedirectURIs)
 		case PathPermissions:
 			a.Permissions, err = checkPermissions(in.Permissions)
+		case PathRateLimit:
+			a.RateLimit, err = checkRateLimit(in.RateLimit)
 		default:
 			err = fmt.Errorf("apps: unknown path %q", p) // callers check paths first
 		}
@@ -332,4 +338,14 @@ func clip(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:max], "") + "…"
+}
+
+// MaxRateLimit bounds an app's own rate limit (requests per second).
+const MaxRateLimit = 1e6
+
+func checkRateLimit(r float64) (float64, error) {
+	if r < 0 || r > MaxRateLimit || r != r {
+		return 0, model.Invalid(field(PathRateLimit), "must be between 0 (the broker-wide limit) and %g requests per second", float64(MaxRateLimit))
+	}
+	return r, nil
 }
