@@ -190,7 +190,7 @@ func (s *Service) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.provider(sess.ProviderID, providers.KindOAuth2)
 	if err != nil {
-		s.redirectBack(w, sess, url.Values{"error": {OutcomeInternal}})
+		s.redirectBack(w, sess, url.Values{"error": {providers.OutcomeInternal}})
 		return
 	}
 	if iss, ok := q["iss"]; ok && p.Issuer != "" && iss[0] != p.Issuer {
@@ -206,7 +206,7 @@ func (s *Service) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	code := q.Get("code")
 	if code == "" || len(code) > MaxCodeLen {
-		s.redirectBack(w, sess, url.Values{"error": {OutcomeReject}})
+		s.redirectBack(w, sess, url.Values{"error": {providers.OutcomeReject}})
 		return
 	}
 	conn, err := s.exchangeAndSave(ctx, exchange{
@@ -215,19 +215,12 @@ func (s *Service) Callback(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "oauth callback: connecting failed", "session", sess.ID, "provider", p.ID, "err", err)
-		s.redirectBack(w, sess, url.Values{"error": {OutcomeInternal}})
+		s.redirectBack(w, sess, url.Values{"error": {providers.OutcomeInternal}})
 		return
 	}
 	s.log.InfoContext(ctx, "oauth callback: connected", "session", sess.ID, "provider", p.ID, "connection", conn.ID)
 	s.redirectBack(w, sess, url.Values{"connectionId": {conn.ID}})
 }
-
-// Outcomes sent to the app's redirect URL as ?error=.
-const (
-	OutcomeReject      = "reject"
-	OutcomeUnsupported = "unsupported"
-	OutcomeInternal    = "internal"
-)
 
 func (s *Service) boundToThisBrowser(r *http.Request, sess model.AuthSession) bool {
 	if len(sess.BindingHash) == 0 {
