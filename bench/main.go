@@ -1,0 +1,319 @@
+// Command bench is the load harness of the broker's proxy (issue 5, see
+// README.md here and docs/performance.md). In one run it starts a local
+// upstream, a bare httputil.ReverseProxy with a fixed Authorization header
+// (Go's default transport), the same bare proxy with the broker's tuned
+// transport, and the real broker (broker.New, its whole HTTP stack), each
+// in its own process; then it drives each at several concurrencies with
+// keep-alive, in interleaved repetitions, and prints requests/s, p50, p99
+// and the broker/bare ratios pair by pair. With -soak it drives the broker
+// alone for a long run while its token is refreshed, and reports errors and
+// the broker's heap at start and end.
+//
+//	go run ./bench -duration 10s
+//	go run ./bench -soak
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	var (
+		role     = flag.String("role", "", "internal: run one process of the harness (upstream, bare, bare-tuned, broker)")
+		upstream = flag.String("upstream", "", "internal: the upstream's URL")
+		duration = flag.Duration("duration", 5*time.Second, "length of each measured run (soak: default 60s)")
+		warmup   = flag.Duration("warmup", time.Second, "unmeasured run before each measured one")
+		reps     = flag.Int("reps", 3, "interleaved repetitions")
+		concs    = flag.String("conc", "32,128", "concurrencies, comma separated (soak: the first)")
+		soak     = flag.Bool("soak", false, "soak the broker alone instead: errors and heap, refreshes during the run")
+		lifetime = flag.Duration("token-lifetime", time.Hour, "access token lifetime at the upstream (soak: default 10s)")
+		margin   = flag.Duration("margin", time.Minute, "the broker's cache.expiryMargin (soak: default 5s)")
+		logLevel = flag.String("log", "warn", "the broker's log level: warn (access log off) or info (access log formatted, then discarded)")
+		path     = flag.String("path", "/calendars/primary/events?maxResults=10&singleEvents=true", "API path requested")
+	)
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *soak {
+		if !set["duration"] {
+			*duration = 60 * time.Second
+		}
+		if !set["conc"] {
+			*concs = "128"
+		}
+		if !set["token-lifetime"] {
+			*lifetime = 10 * time.Second
+		}
+		if !set["margin"] {
+			*margin = 5 * time.Second
+		}
+	}
+	switch *role {
+	case "":
+	case "upstream":
+		exitWithParent()
+		runUpstream(*lifetime)
+		return
+	case "bare", "bare-tuned":
+		exitWithParent()
+		runBare(*upstream, *role == "bare-tuned")
+		return
+	case "broker":
+		exitWithParent()
+		runBroker(*upstream, *margin, *logLevel)
+		return
+	default:
+		fatal(fmt.Errorf("unknown role %q", *role))
+	}
+
+	var cs []int
+	for _, s := range strings.Split(*concs, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c <= 0 {
+			fatal(fmt.Errorf("bad -conc %q", *concs))
+		}
+		cs = append(cs, c)
+	}
+	h := startAll(*lifetime, *margin, *logLevel, *soak)
+	defer h.stop()
+	if *soak {
+		os.Exit(runSoak(h, *path, cs[0], *duration, *warmup))
+	}
+	runCompare(h, *path, cs, *reps, *duration, *warmup)
+}
+
+// harness is the running processes.
+type harness struct {
+	upstream, bare, bareTuned, broker string // base URLs
+	secret, connID                    string
+	procs                             []*exec.Cmd
+}
+
+func startAll(lifetime, margin time.Duration, logLevel string, soak bool) *harness {
+	h := &harness{}
+	f := h.spawn("-role", "upstream", "-token-lifetime", lifetime.String())
+	h.upstream = "http://" + f[0]
+	if !soak {
+		h.bare = "http://" + h.spawn("-role", "bare", "-upstream", h.upstream)[0]
+		h.bareTuned = "http://" + h.spawn("-role", "bare-tuned", "-upstream", h.upstream)[0]
+	}
+	f = h.spawn("-role", "broker", "-upstream", h.upstream, "-margin", margin.String(), "-log", logLevel)
+	h.broker, h.secret, h.connID = "http://"+f[0], f[1], f[2]
+	return h
+}
+
+// spawn starts this program in a role and returns the fields of its READY
+// line. The child's stdin is a pipe from us: it exits when we do.
+func (h *harness) spawn(args ...string) []string {
+	self, err := os.Executable()
+	if err != nil {
+		fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	if _, err := cmd.StdinPipe(); err != nil {
+		fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		fatal(err)
+	}
+	h.procs = append(h.procs, cmd)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		h.stop()
+		fatal(fmt.Errorf("%s did not start: %w", args[1], err))
+	}
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != "READY" {
+		h.stop()
+		fatal(fmt.Errorf("%s: unexpected %q", args[1], line))
+	}
+	return f[1:]
+}
+
+func (h *harness) stop() {
+	for _, p := range h.procs {
+		_ = p.Process.Kill()
+		_ = p.Wait()
+	}
+}
+
+// exitWithParent ends a role process when the harness goes away (its stdin
+// closes), so no server outlives a run.
+func exitWithParent() {
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+}
+
+func (h *harness) targets(path string) []target {
+	return []target{
+		{name: "bare", url: h.bare + path, header: http.Header{}},
+		{name: "bare-tuned", url: h.bareTuned + path, header: http.Header{}},
+		{name: "broker", url: h.broker + "/proxy/" + h.connID + path, header: http.Header{"X-Api-Key": {h.secret}}},
+	}
+}
+
+// runCompare measures every target at every concurrency, reps times,
+// rotating the order of targets between repetitions.
+func runCompare(h *harness, path string, cs []int, reps int, d, warm time.Duration) {
+	ctx := context.Background()
+	ts := h.targets(path)
+	maxC := 0
+	for _, c := range cs {
+		maxC = max(maxC, c)
+	}
+	client := newClient(maxC)
+	fmt.Printf("upstream %s, bare %s, bare-tuned %s, broker %s\n", h.upstream, h.bare, h.bareTuned, h.broker)
+	fmt.Printf("each run %s after %s warm-up; %d repetitions; GOMAXPROCS per process %s\n\n", d, warm, reps, gomaxprocs())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "rep\tconc\ttarget\treq/s\tp50\tp99\terrors\tbroker/bare rps\tp99\tbroker/bare-tuned rps\tp99\t")
+	type key struct{ c int }
+	ratios := map[key][][4]float64{}
+	for rep := 1; rep <= reps; rep++ {
+		for _, c := range cs {
+			res := map[string]result{}
+			for i := range ts {
+				t := ts[(i+rep-1)%len(ts)]
+				_ = drive(ctx, client, t, c, warm)
+				res[t.name] = drive(ctx, client, t, c, d)
+			}
+			for _, t := range ts {
+				r := res[t.name]
+				line := fmt.Sprintf("%d\t%d\t%s\t%.0f\t%s\t%s\t%d\t", rep, c, t.name, r.rps(), ms(r.p50), ms(r.p99), r.errors)
+				if t.name == "broker" {
+					b, bt := res["bare"], res["bare-tuned"]
+					q := [4]float64{r.rps() / b.rps(), r.p99.Seconds() / b.p99.Seconds(),
+						r.rps() / bt.rps(), r.p99.Seconds() / bt.p99.Seconds()}
+					ratios[key{c}] = append(ratios[key{c}], q)
+					line += fmt.Sprintf("%.2f\t%.2f\t%.2f\t%.2f\t", q[0], q[1], q[2], q[3])
+				} else {
+					line += "\t\t\t\t"
+				}
+				fmt.Fprintln(tw, line)
+				if r.errors > 0 {
+					fmt.Fprintf(os.Stderr, "%s: first error: %s\n", t.name, r.firstErr)
+				}
+			}
+		}
+	}
+	_ = tw.Flush()
+	fmt.Println("\nmedian over the repetitions (goal: broker/bare rps >= 0.90, p99 <= 1.20):")
+	for _, c := range cs {
+		qs := ratios[key{c}]
+		med := func(i int) float64 {
+			v := make([]float64, len(qs))
+			for j, q := range qs {
+				v[j] = q[i]
+			}
+			return median(v)
+		}
+		fmt.Printf("  conc %3d: broker/bare rps %.2f p99 %.2f | broker/bare-tuned rps %.2f p99 %.2f\n",
+			c, med(0), med(1), med(2), med(3))
+	}
+}
+
+// runSoak drives the broker alone while its token expires and is refreshed
+// again and again, and reports errors and the broker's heap.
+func runSoak(h *harness, path string, c int, d, warm time.Duration) int {
+	ctx := context.Background()
+	client := newClient(c)
+	t := h.targets(path)[2]
+	_ = drive(ctx, client, t, c, warm)
+	start := h.mem(true)
+	tokBefore := h.upstreamStats()["tokenCalls"]
+	fmt.Printf("soak: %s at concurrency %d; heap in use at start %s, %d goroutines\n", d, c, mib(start.HeapInuse), start.Goroutines)
+	done := make(chan result)
+	go func() { done <- drive(ctx, client, t, c, d) }()
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	var r result
+	for wait := true; wait; {
+		select {
+		case r = <-done:
+			wait = false
+		case <-tick.C:
+			m := h.mem(false)
+			fmt.Printf("  heap in use %s (live, not collected), %d goroutines\n", mib(m.HeapInuse), m.Goroutines)
+		}
+	}
+	end := h.mem(true)
+	st := h.upstreamStats()
+	fmt.Printf("soak done: %d requests, %.0f req/s, p50 %s, p99 %s, errors %d, token refreshes %d, upstream 401s %d\n",
+		r.requests, r.rps(), ms(r.p50), ms(r.p99), r.errors, st["tokenCalls"]-tokBefore, st["unauthorized"])
+	fmt.Printf("broker heap in use: start %s, end %s (after GC); goroutines %d -> %d\n",
+		mib(start.HeapInuse), mib(end.HeapInuse), start.Goroutines, end.Goroutines)
+	if r.errors > 0 {
+		fmt.Printf("FAIL: %d errors, first: %s\n", r.errors, r.firstErr)
+		return 1
+	}
+	return 0
+}
+
+func (h *harness) mem(gc bool) memStats {
+	u := h.broker + "/__bench/mem"
+	if gc {
+		u += "?gc=1"
+	}
+	var m memStats
+	getJSON(u, &m)
+	return m
+}
+
+func (h *harness) upstreamStats() map[string]int64 {
+	m := map[string]int64{}
+	getJSON(h.upstream+"/__bench/stats", &m)
+	return m
+}
+
+func getJSON(u string, v any) {
+	resp, err := http.Get(u)
+	if err != nil {
+		fatal(err)
+	}
+	defer resp.Body.Close()
+	fatal(json.NewDecoder(resp.Body).Decode(v))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", d.Seconds()*1000) }
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
+
+func gomaxprocs() string {
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		return v
+	}
+	return "default"
+}

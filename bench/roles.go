@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/http/pprof"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oauthbroker/broker/broker"
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/proxy"
+	"github.com/oauthbroker/broker/broker/secrets"
+	"github.com/oauthbroker/broker/broker/store/sqlite"
+	"github.com/oauthbroker/broker/config"
+	"github.com/oauthbroker/broker/providers"
+)
+
+// Each role runs in its own process, started by the harness, and prints
+// "READY <addr> [fields…]" on stdout once it serves.
+
+// server returns the HTTP server every role uses: the broker's default
+// timeouts, so no side gets different server settings.
+func server(h http.Handler) *http.Server {
+	d := config.Default().Server
+	return &http.Server{
+		Handler: h, ReadHeaderTimeout: d.ReadHeaderTimeout.D(), ReadTimeout: d.ReadTimeout.D(),
+		WriteTimeout: d.WriteTimeout.D(), IdleTimeout: d.IdleTimeout.D(), MaxHeaderBytes: int(d.MaxHeaderBytes),
+	}
+}
+
+func listen() net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatal(err)
+	}
+	return ln
+}
+
+// upstreamBody is the provider API's answer: a small fixed JSON document.
+var upstreamBody = []byte(`{"kind":"calendar#events","summary":"bench","items":[{"id":"e1","status":"confirmed"}]}`)
+
+// runUpstream is the provider: an API under /api that accepts only tokens
+// it issued (and "fixed", the bare proxies' header) until they expire, and a
+// token endpoint that refreshes.
+func runUpstream(lifetime time.Duration) {
+	var valid sync.Map // access token -> expiry (unix nanos; 0 = never)
+	valid.Store("fixed", int64(0))
+	var n, tokenCalls, apiCalls, unauthorized atomic.Int64
+	contentLength := strconv.Itoa(len(upstreamBody))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		apiCalls.Add(1)
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		exp, ok := valid.Load(tok)
+		if !ok || (exp.(int64) != 0 && time.Now().UnixNano() > exp.(int64)) {
+			unauthorized.Add(1)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{contentLength}
+		_, _ = w.Write(upstreamBody)
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		tokenCalls.Add(1)
+		if r.PostFormValue("grant_type") != "refresh_token" || r.PostFormValue("refresh_token") == "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":"invalid_grant"}`)
+			return
+		}
+		at := "at_" + strconv.FormatInt(n.Add(1), 10)
+		valid.Store(at, time.Now().Add(lifetime).UnixNano())
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"access_token": at, "token_type": "Bearer", "expires_in": int(lifetime.Seconds()),
+		})
+	})
+	mux.HandleFunc("GET /__bench/stats", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]int64{
+			"tokenCalls": tokenCalls.Load(), "apiCalls": apiCalls.Load(), "unauthorized": unauthorized.Load(),
+		})
+	})
+	ln := listen()
+	fmt.Printf("READY %s\n", ln.Addr())
+	fatal(server(mux).Serve(ln))
+}
+
+// runBare is the reference: a bare httputil.ReverseProxy that sets a fixed
+// Authorization header. tuned gives it the broker's transport and buffer
+// pool; otherwise everything is Go's default (http.DefaultTransport keeps
+// only 2 idle connections per host).
+func runBare(upstream string, tuned bool) {
+	target, err := url.Parse(upstream + "/api")
+	if err != nil {
+		fatal(err)
+	}
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Header.Set("Authorization", "Bearer fixed")
+	}}
+	// The load generator cancels requests in flight when a run ends; the
+	// client counts real errors.
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	if tuned {
+		rp.Transport = proxy.NewTransport(proxy.DefaultResponseHeaderTimeout)
+		rp.BufferPool = &bufferPool{}
+	}
+	ln := listen()
+	fmt.Printf("READY %s\n", ln.Addr())
+	fatal(server(rp).Serve(ln))
+}
+
+// bufferPool is the bare-tuned proxy's copy buffer pool.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[32 << 10]byte); ok {
+		return v[:]
+	}
+	return new([32 << 10]byte)[:]
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put((*[32 << 10]byte)(buf[:32<<10])) }
+
+// runBroker is the real broker: broker.New with its whole HTTP stack
+// (request id, access log, recovery, app authentication, permission check,
+// token manager on SQLite, proxy), a provider pointing at the upstream, one
+// app and one connection whose token is refreshed on first use and then
+// whenever it comes within margin of its expiry.
+func runBroker(upstream string, margin time.Duration, logLevel string) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "broker-bench-")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Default()
+	cfg.Server.DataDir = dir
+	cfg.Server.AllowInsecureLoopback = true
+	cfg.Security.AdminToken = randomString()
+	cfg.Security.StateKeys = []config.Key{{ID: "s1", Secret: randomString()}}
+	key, err := secrets.GenerateKey()
+	if err != nil {
+		fatal(err)
+	}
+	cfg.Security.EncryptionKeys = []config.Key{{ID: "e1", Key: key}}
+	cfg.Cache.ExpiryMargin = config.Duration(margin)
+	cfg.Refresh.KeepAlive.Enabled = false
+	cfg.Security.RateLimits.App = 0
+	yes := true
+	cfg.Providers = map[string]providers.Spec{"bench": {
+		Kind: providers.KindOAuth2, Name: "Bench", Enabled: &yes, ClientID: "bench", ClientSecret: "bench-secret",
+		AuthURL: upstream + "/authorize", TokenURL: upstream + "/token", APIBaseURL: upstream + "/api",
+	}}
+	level := slog.LevelWarn
+	if logLevel == "info" {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level}))
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "broker.db"), sqlite.Options{})
+	if err != nil {
+		fatal(err)
+	}
+	b, err := broker.New(ctx, cfg, broker.Options{Store: st, Logger: logger})
+	if err != nil {
+		fatal(err)
+	}
+	appID := model.NewID(model.PrefixApp)
+	secret, hash, err := secrets.NewAppSecret(appID)
+	if err != nil {
+		fatal(err)
+	}
+	now := time.Now()
+	if err := st.CreateApp(ctx, model.App{ID: appID, Name: "bench", Permissions: model.AllPermissions,
+		SecretHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
+		fatal(err)
+	}
+	conn, _, err := b.Tokens().Save(ctx, model.Connection{AppID: appID, ProviderID: "bench", ScheduleID: "bench",
+		AccountID: "bench-user", ClientSource: model.ClientBroker},
+		model.Token{AccessToken: "seed", RefreshToken: "rt_seed", TokenType: "Bearer", Expiry: now.Add(-time.Minute)})
+	if err != nil {
+		fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /__bench/mem", memHandler)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.Handle("/", b.Handler())
+	ln := listen()
+	fmt.Printf("READY %s %s %s\n", ln.Addr(), secret, conn.ID)
+	fatal(server(mux).Serve(ln))
+}
+
+// memStats is what the broker process reports about its memory.
+type memStats struct {
+	HeapInuse  uint64 `json:"heapInuse"`
+	HeapAlloc  uint64 `json:"heapAlloc"`
+	Sys        uint64 `json:"sys"`
+	NumGC      uint32 `json:"numGC"`
+	Goroutines int    `json:"goroutines"`
+}
+
+func memHandler(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("gc") == "1" {
+		runtime.GC()
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	_ = json.NewEncoder(w).Encode(memStats{HeapInuse: m.HeapInuse, HeapAlloc: m.HeapAlloc, Sys: m.Sys,
+		NumGC: m.NumGC, Goroutines: runtime.NumGoroutine()})
+}
+
+func randomString() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func fatal(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
