@@ -244,8 +244,10 @@ func TestReplicasShareFlowsRefreshesAndInvalidation(t *testing.T) {
 		if r := callKey(t, "POST", c.replicas[0].URL+"/v1/connections/"+id+"/disconnect", secret, nil, nil); r.StatusCode != 200 {
 			t.Fatalf("disconnect: %d", r.StatusCode)
 		}
+		// A disconnected connection answers 409 conflict (it exists, its
+		// credentials are gone): once every replica's cache hears of it.
 		for i := 1; i < 3; i++ {
-			if code, took := waitStatus(c.replicas[i], secret, id, http.StatusNotFound, time.Second); code != http.StatusNotFound {
+			if code, took := waitStatus(c.replicas[i], secret, id, http.StatusConflict, time.Second); code != http.StatusConflict {
 				t.Fatalf("replica %d still serves the disconnected connection after %v (status %d)", i+1, took, code)
 			}
 		}
