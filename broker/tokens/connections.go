@@ -47,7 +47,9 @@ func (m *Manager) Save(ctx context.Context, c model.Connection, tok model.Token)
 		prev = prevConn.Status
 		// Google sends a refresh token only on first consent: a reconnect
 		// without one keeps the grant the connection already holds.
-		if tok.RefreshToken == "" && len(prevConn.Credentials) > 0 {
+		// A refresh token belongs to the client it was issued to: only
+		// carry it over when the reconnect used the same client.
+		if tok.RefreshToken == "" && len(prevConn.Credentials) > 0 && prevConn.ClientSource == c.ClientSource {
 			if old, err := m.Token(ctx, prevConn); err == nil {
 				tok.RefreshToken = old.RefreshToken
 			}
