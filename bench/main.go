@@ -239,7 +239,8 @@ func runSoak(h *harness, path string, c int, d, warm time.Duration) int {
 	_ = drive(ctx, client, t, c, warm)
 	start := h.mem(true)
 	tokBefore := h.upstreamStats()["tokenCalls"]
-	fmt.Printf("soak: %s at concurrency %d; heap in use at start %s, %d goroutines\n", d, c, mib(start.HeapInuse), start.Goroutines)
+	fmt.Printf("soak: %s at concurrency %d; broker heap at start (after GC): live %s, in use %s, %d goroutines\n",
+		d, c, mib(start.HeapAlloc), mib(start.HeapInuse), start.Goroutines)
 	done := make(chan result)
 	go func() { done <- drive(ctx, client, t, c, d) }()
 	tick := time.NewTicker(10 * time.Second)
@@ -251,15 +252,15 @@ func runSoak(h *harness, path string, c int, d, warm time.Duration) int {
 			wait = false
 		case <-tick.C:
 			m := h.mem(false)
-			fmt.Printf("  heap in use %s (live, not collected), %d goroutines\n", mib(m.HeapInuse), m.Goroutines)
+			fmt.Printf("  heap in use %s (not collected), %d goroutines\n", mib(m.HeapInuse), m.Goroutines)
 		}
 	}
 	end := h.mem(true)
 	st := h.upstreamStats()
 	fmt.Printf("soak done: %d requests, %.0f req/s, p50 %s, p99 %s, errors %d, token refreshes %d, upstream 401s %d\n",
 		r.requests, r.rps(), ms(r.p50), ms(r.p99), r.errors, st["tokenCalls"]-tokBefore, st["unauthorized"])
-	fmt.Printf("broker heap in use: start %s, end %s (after GC); goroutines %d -> %d\n",
-		mib(start.HeapInuse), mib(end.HeapInuse), start.Goroutines, end.Goroutines)
+	fmt.Printf("broker heap after GC: live %s -> %s, in use %s -> %s; goroutines %d -> %d\n",
+		mib(start.HeapAlloc), mib(end.HeapAlloc), mib(start.HeapInuse), mib(end.HeapInuse), start.Goroutines, end.Goroutines)
 	if r.errors > 0 {
 		fmt.Printf("FAIL: %d errors, first: %s\n", r.errors, r.firstErr)
 		return 1

@@ -31,8 +31,9 @@ func NewTransport(responseHeaderTimeout time.Duration) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: responseHeaderTimeout,
 		DisableCompression:    true,
-		WriteBufferSize:       32 << 10,
-		ReadBufferSize:        32 << 10,
+		// Read and write buffers stay at 4 KiB: bodies are copied through
+		// the 32 KiB pooled buffer, which bufio bypasses for large reads,
+		// and each idle connection keeps its buffers.
 	}
 }
 
