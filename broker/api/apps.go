@@ -1,12 +1,7 @@
 package api
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -92,7 +87,7 @@ func (h appsHandler) create(c *gin.Context) {
 	var body struct {
 		App *appJSON `json:"app"`
 	}
-	if err := decodeAdminBody(c, &body, "app"); err != nil {
+	if err := decodeJSON(c, &body, maxAdminBody); err != nil {
 		middleware.Fail(c, err)
 		return
 	}
@@ -142,7 +137,7 @@ type queryBody struct {
 
 func (h appsHandler) query(c *gin.Context) {
 	var body queryBody
-	if err := decodeAdminBody(c, &body, "filter", "paging"); err != nil {
+	if err := decodeJSON(c, &body, maxAdminBody); err != nil {
 		middleware.Fail(c, err)
 		return
 	}
@@ -192,7 +187,7 @@ func (h appsHandler) update(c *gin.Context) {
 			Paths []string `json:"paths"`
 		} `json:"mask"`
 	}
-	if err := decodeAdminBody(c, &body, "app", "mask"); err != nil {
+	if err := decodeJSON(c, &body, maxAdminBody); err != nil {
 		middleware.Fail(c, err)
 		return
 	}
@@ -254,7 +249,7 @@ func (h appsHandler) putProvider(c *gin.Context) {
 		ClientSecret string   `json:"clientSecret"`
 		Scopes       []string `json:"scopes"`
 	}
-	if err := decodeAdminBody(c, &body); err != nil {
+	if err := decodeJSON(c, &body, maxAdminBody); err != nil {
 		middleware.Fail(c, err)
 		return
 	}
@@ -276,93 +271,4 @@ func (h appsHandler) deleteProvider(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// maxAdminBody bounds an admin request body; apps are small.
-const maxAdminBody = 256 << 10
-
-// decodeAdminBody decodes a JSON body strictly into v: unknown fields, wrong
-// types, malformed or trailing JSON are invalid_argument naming the field.
-// An empty body leaves v as it is. nested lists the object-valued top-level
-// fields, so an unknown field inside one is named with its prefix
-// ("app.nme").
-func decodeAdminBody(c *gin.Context, v any, nested ...string) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAdminBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return model.Errorf(model.CodePayloadTooLarge, "the body is larger than %d bytes", maxAdminBody)
-		}
-		return model.Invalid("", "the body could not be read")
-	}
-	if len(strings.TrimSpace(string(raw))) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err, raw, nested)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return model.Invalid("", "unexpected data after the JSON object")
-	}
-	return nil
-}
-
-func jsonError(err error, raw []byte, nested []string) error {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		f := te.Field
-		if f == "" {
-			f = "body"
-		}
-		return model.Invalid(f, "has the wrong type: expected %s, got %s", kindName(te.Type.Kind().String()), te.Value)
-	case errors.As(err, &se):
-		return model.Invalid("", "malformed JSON at byte %d", se.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return model.Invalid("", "malformed JSON: the body ends too early")
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if n, uerr := strconv.Unquote(name); uerr == nil {
-			return model.Invalid(unknownFieldPath(n, raw, nested), "%q is not a known field", n)
-		}
-	}
-	return model.Invalid("", "malformed JSON")
-}
-
-// unknownFieldPath finds which object an unknown field was in: the
-// decoder's error names only the key.
-func unknownFieldPath(name string, raw []byte, nested []string) string {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(raw, &top) != nil {
-		return name
-	}
-	if _, ok := top[name]; ok {
-		return name
-	}
-	for _, n := range nested {
-		var inner map[string]json.RawMessage
-		if json.Unmarshal(top[n], &inner) == nil {
-			if _, ok := inner[name]; ok {
-				return n + "." + name
-			}
-		}
-	}
-	return name
-}
-
-func kindName(k string) string {
-	switch k {
-	case "slice", "array":
-		return "a list"
-	case "struct", "map":
-		return "an object"
-	case "ptr":
-		return "an object"
-	case "int", "int64", "float64":
-		return "a number"
-	}
-	return "a " + k
 }

@@ -1,13 +1,7 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -64,7 +58,7 @@ type oauthAnswer struct {
 
 func (h connectHandler) oauth(c *gin.Context) {
 	var b oauthBody
-	if err := decodeStrict(c, &b); err != nil {
+	if err := decodeJSON(c, &b, maxConnectBody); err != nil {
 		middleware.Fail(c, err)
 		return
 	}
@@ -90,7 +84,7 @@ type codeBody struct {
 
 func (h connectHandler) code(c *gin.Context) {
 	var b codeBody
-	if err := decodeStrict(c, &b); err != nil {
+	if err := decodeJSON(c, &b, maxConnectBody); err != nil {
 		middleware.Fail(c, err)
 		return
 	}
@@ -117,7 +111,7 @@ type credentialsBody struct {
 
 func (h connectHandler) credentials(c *gin.Context) {
 	var b credentialsBody
-	if err := decodeStrict(c, &b); err != nil {
+	if err := decodeJSON(c, &b, maxConnectBody); err != nil {
 		middleware.Fail(c, err)
 		return
 	}
@@ -130,70 +124,4 @@ func (h connectHandler) credentials(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"connection": toConnectionJSON(conn)})
-}
-
-// maxConnectBody bounds a connect request: a code, a credential, a URL and
-// a few short fields.
-const maxConnectBody = 64 << 10
-
-// decodeStrict decodes a JSON object body into v (a pointer to a struct):
-// unknown fields, wrong types, malformed or trailing JSON are
-// invalid_argument naming the field. Keys must match exactly: encoding/json
-// alone would take "apikey" for "apiKey" and "redirectURL" for
-// "redirectUrl", hiding an app's typo. An empty body leaves v as it is.
-func decodeStrict(c *gin.Context, v any) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxConnectBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return model.Errorf(model.CodePayloadTooLarge, "the body is larger than %d bytes", maxConnectBody)
-		}
-		return model.Invalid("", "the body could not be read")
-	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil
-	}
-	if err := exactKeys(raw, reflect.TypeOf(v).Elem(), ""); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err, raw, nil)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return model.Invalid("", "unexpected data after the JSON object")
-	}
-	return nil
-}
-
-// exactKeys checks that every key of the JSON object raw is the exact json
-// name of a field of struct type t, recursing into struct-typed fields.
-// Anything that is not an object is left to the decoder to refuse.
-func exactKeys(raw []byte, t reflect.Type, prefix string) error {
-	var obj map[string]json.RawMessage
-	if t.Kind() != reflect.Struct || json.Unmarshal(raw, &obj) != nil {
-		return nil
-	}
-	for k, val := range obj {
-		f, ok := jsonField(t, k)
-		if !ok {
-			return model.Invalid(prefix+k, "%q is not a known field", k)
-		}
-		if err := exactKeys(val, f.Type, prefix+k+"."); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if tag == name && tag != "" && tag != "-" {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
 }
