@@ -115,21 +115,21 @@ func (s *Store) QueryApps(ctx context.Context, q store.AppQuery) ([]model.App, i
 // app. The id, CreatedAt and Version are the store's; UpdatedAt is stamped
 // now unless fn set it.
 func (s *Store) UpdateApp(ctx context.Context, id string, fn func(model.App) (model.App, error)) (model.App, error) {
-	for attempt := 0; attempt < casAttempts; attempt++ {
-		old, err := s.GetApp(ctx, id)
-		if err != nil {
-			return model.App{}, err
-		}
-		a, err := fn(old)
-		if err != nil {
-			return model.App{}, err
-		}
-		a.ID, a.CreatedAt, a.Version = old.ID, old.CreatedAt, old.Version+1
-		if a.UpdatedAt.Equal(old.UpdatedAt) {
-			a.UpdatedAt = s.now().UTC()
-		}
-		var n int64
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
+	return updateCAS(ctx, s, "update app",
+		func() (model.App, error) { return s.GetApp(ctx, id) },
+		func(old model.App) (model.App, error) {
+			a, err := fn(old)
+			if err != nil {
+				return model.App{}, err
+			}
+			a.ID, a.CreatedAt, a.Version = old.ID, old.CreatedAt, old.Version+1
+			if a.UpdatedAt.Equal(old.UpdatedAt) {
+				a.UpdatedAt = s.now().UTC()
+			}
+			a.SecretHash, a.WebhookSecret = nonEmpty(a.SecretHash), nonEmpty(a.WebhookSecret)
+			return a, nil
+		},
+		func(tx *sql.Tx, old, a model.App) error {
 			res, err := tx.ExecContext(ctx, `UPDATE apps SET name = $1, description = $2, logo_url = $3,
 				homepage_url = $4, allowed_domains = $5, allowed_redirect_uris = $6, login_url = $7,
 				logout_url = $8, webhook_url = $9, permissions = $10, rate_limit = $11, secret_hash = $12,
@@ -142,23 +142,13 @@ func (s *Store) UpdateApp(ctx context.Context, id string, fn func(model.App) (mo
 			if err != nil {
 				return err
 			}
-			if n, err = res.RowsAffected(); err != nil || n == 0 {
+			if n, err := res.RowsAffected(); err != nil {
 				return err
+			} else if n == 0 {
+				return model.ErrStale
 			}
 			return s.notify(ctx, tx, string(store.ChangeApp), id)
 		})
-		if err != nil {
-			return model.App{}, s.wrap("update app", err)
-		}
-		if n == 1 {
-			a.SecretHash, a.WebhookSecret = nonEmpty(a.SecretHash), nonEmpty(a.WebhookSecret)
-			return a, nil
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return model.App{}, s.wrap("update app", err)
-		}
-	}
-	return model.App{}, fmt.Errorf("store: update app: %w", model.ErrStale)
 }
 
 // DeleteApp removes the app and its provider clients and disconnects its

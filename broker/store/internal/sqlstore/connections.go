@@ -209,38 +209,27 @@ func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) (
 // writer got there first. The id, app, provider, schedule, account, CreatedAt
 // and Version are the store's; UpdatedAt is stamped now unless fn set it.
 func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error)) (model.Connection, error) {
-	for attempt := 0; attempt < casAttempts; attempt++ {
-		old, err := s.GetConnectionByID(ctx, id)
-		if err != nil {
-			return model.Connection{}, err
-		}
-		c, err := fn(old)
-		if err != nil {
-			return model.Connection{}, err
-		}
-		c.ID, c.AppID, c.ProviderID, c.ScheduleID, c.AccountID = old.ID, old.AppID, old.ProviderID, old.ScheduleID, old.AccountID
-		c.CreatedAt, c.Version = old.CreatedAt, old.Version+1
-		if c.UpdatedAt.Equal(old.UpdatedAt) {
-			c.UpdatedAt = s.now().UTC()
-		}
-		c.Credentials = nonEmpty(c.Credentials)
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
+	return updateCAS(ctx, s, "update connection",
+		func() (model.Connection, error) { return s.GetConnectionByID(ctx, id) },
+		func(old model.Connection) (model.Connection, error) {
+			c, err := fn(old)
+			if err != nil {
+				return model.Connection{}, err
+			}
+			c.ID, c.AppID, c.ProviderID, c.ScheduleID, c.AccountID = old.ID, old.AppID, old.ProviderID, old.ScheduleID, old.AccountID
+			c.CreatedAt, c.Version = old.CreatedAt, old.Version+1
+			if c.UpdatedAt.Equal(old.UpdatedAt) {
+				c.UpdatedAt = s.now().UTC()
+			}
+			c.Credentials = nonEmpty(c.Credentials)
+			return c, nil
+		},
+		func(tx *sql.Tx, old, c model.Connection) error {
 			if err := s.writeConn(ctx, tx, c, old.Version); err != nil {
 				return err
 			}
 			return s.notify(ctx, tx, string(store.ChangeConnection), id)
 		})
-		if err == nil {
-			return c, nil
-		}
-		if !errors.Is(err, model.ErrStale) {
-			return model.Connection{}, s.wrap("update connection", err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return model.Connection{}, s.wrap("update connection", err)
-		}
-	}
-	return model.Connection{}, fmt.Errorf("store: update connection: %w", model.ErrStale)
 }
 
 // DeleteConnection removes the row.

@@ -55,6 +55,37 @@ func New(w, r *sql.DB, d Dialect, migrations []Migration, now func() time.Time) 
 // contention before it gives up with model.ErrStale.
 const casAttempts = 10
 
+// updateCAS is the compare-and-swap loop behind UpdateApp and
+// UpdateConnection. load reads the current row; change derives the new one
+// from it outside any transaction (it may call the store); write stores it
+// in a transaction only if the row is still at old's version, returning
+// model.ErrStale otherwise, and then change runs again on the fresh row.
+func updateCAS[T any](ctx context.Context, s *Store, op string, load func() (T, error),
+	change func(old T) (T, error), write func(tx *sql.Tx, old, next T) error) (T, error) {
+	var zero T
+	for attempt := range casAttempts {
+		old, err := load()
+		if err != nil {
+			return zero, err
+		}
+		next, err := change(old)
+		if err != nil {
+			return zero, err
+		}
+		err = s.inTx(ctx, func(tx *sql.Tx) error { return write(tx, old, next) })
+		if err == nil {
+			return next, nil
+		}
+		if !errors.Is(err, model.ErrStale) {
+			return zero, s.wrap(op, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return zero, s.wrap(op, err)
+		}
+	}
+	return zero, s.wrap(op, model.ErrStale)
+}
+
 // backoff sleeps a little, growing with the attempt, so contending updaters
 // spread out instead of colliding again at once.
 func backoff(ctx context.Context, attempt int) error {
