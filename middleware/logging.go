@@ -24,18 +24,28 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		c.Next()
 
 		status := c.Writer.Status()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		// Checked first: at log.level warn the proxy's hot path pays nothing
+		// for a line nobody keeps (it was 4% of a loaded broker's CPU).
+		if !logger.Enabled(context.Background(), level) {
+			return
+		}
 		route := c.FullPath() // the template, e.g. /v1/connections/:id
 		if route == "" {
 			route = "unmatched"
 		}
-		attrs := []slog.Attr{
+		var buf [9]slog.Attr // method … errors: no growth, no second allocation
+		attrs := append(buf[:0],
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int("bytes", max(c.Writer.Size(), 0)),
 			slog.String("client_ip", c.ClientIP()),
-		}
+		)
 		if id := RequestIDFrom(c); id != "" {
 			attrs = append(attrs, slog.String("request_id", id))
 		}
@@ -48,10 +58,6 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 				msgs[i] = e.Err.Error() // never e.Meta, which may hold request data
 			}
 			attrs = append(attrs, slog.Any("errors", msgs))
-		}
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
 		}
 		// A background context: the request id is already in attrs, and a
 		// NewRequestIDHandler must not add it twice.
