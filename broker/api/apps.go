@@ -34,10 +34,11 @@ func registerApps(r gin.IRouter, d Deps) {
 
 type appsHandler struct{ svc *apps.Service }
 
-// appJSON is an app on the wire. It has no secret nor hash, on purpose. The
-// read-only fields are accepted on input so an app read with GET can be sent
-// back in a PATCH; only the mask decides what changes.
-type appJSON struct {
+// AppJSON is an app on the wire, the one shape the admin API and the CLI's
+// --json output print. It has no secret nor hash, on purpose. The read-only
+// fields are accepted on input so an app read with GET can be sent back in a
+// PATCH; only the mask decides what changes.
+type AppJSON struct {
 	ID                  string             `json:"id"`
 	Name                string             `json:"name"`
 	Description         string             `json:"description"`
@@ -54,9 +55,10 @@ type appJSON struct {
 	UpdatedDate         *time.Time         `json:"updatedDate,omitempty"`
 }
 
-func toAppJSON(a model.App) appJSON {
+// ToAppJSON shows a as the admin API does: lists never null.
+func ToAppJSON(a model.App) AppJSON {
 	created, updated := a.CreatedAt, a.UpdatedAt
-	return appJSON{
+	return AppJSON{
 		ID: a.ID, Name: a.Name, Description: a.Description, LogoURL: a.LogoURL, HomepageURL: a.HomepageURL,
 		AllowedDomains: nonNil(a.AllowedDomains), AllowedRedirectURIs: nonNil(a.AllowedRedirectURIs),
 		LoginURL: a.LoginURL, LogoutURL: a.LogoutURL, WebhookURL: a.WebhookURL,
@@ -64,7 +66,7 @@ func toAppJSON(a model.App) appJSON {
 	}
 }
 
-func (j appJSON) input() apps.AppInput {
+func (j AppJSON) input() apps.AppInput {
 	return apps.AppInput{
 		Name: j.Name, Description: j.Description, LogoURL: j.LogoURL, HomepageURL: j.HomepageURL,
 		AllowedDomains: j.AllowedDomains, AllowedRedirectURIs: j.AllowedRedirectURIs,
@@ -85,7 +87,7 @@ func noStore(c *gin.Context) { c.Header("Cache-Control", "no-store") }
 
 func (h appsHandler) create(c *gin.Context) {
 	var body struct {
-		App *appJSON `json:"app"`
+		App *AppJSON `json:"app"`
 	}
 	if err := decodeJSON(c, &body, maxAdminBody); err != nil {
 		middleware.Fail(c, err)
@@ -109,7 +111,7 @@ func (h appsHandler) create(c *gin.Context) {
 		return
 	}
 	noStore(c)
-	c.JSON(http.StatusCreated, gin.H{"app": toAppJSON(app), "clientSecret": secret, "webhookSecret": webhookSecret})
+	c.JSON(http.StatusCreated, gin.H{"app": ToAppJSON(app), "clientSecret": secret, "webhookSecret": webhookSecret})
 }
 
 func (h appsHandler) get(c *gin.Context) {
@@ -118,7 +120,7 @@ func (h appsHandler) get(c *gin.Context) {
 		middleware.Fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"app": toAppJSON(app)})
+	c.JSON(http.StatusOK, gin.H{"app": ToAppJSON(app)})
 }
 
 type queryBody struct {
@@ -169,9 +171,9 @@ func (h appsHandler) query(c *gin.Context) {
 		middleware.Fail(c, err)
 		return
 	}
-	out := make([]appJSON, len(list))
+	out := make([]AppJSON, len(list))
 	for i, a := range list {
-		out[i] = toAppJSON(a)
+		out[i] = ToAppJSON(a)
 	}
 	offset := q.Offset
 	c.JSON(http.StatusOK, gin.H{
@@ -182,7 +184,7 @@ func (h appsHandler) query(c *gin.Context) {
 
 func (h appsHandler) update(c *gin.Context) {
 	var body struct {
-		App  *appJSON `json:"app"`
+		App  *AppJSON `json:"app"`
 		Mask *struct {
 			Paths []string `json:"paths"`
 		} `json:"mask"`
@@ -204,7 +206,7 @@ func (h appsHandler) update(c *gin.Context) {
 		middleware.Fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"app": toAppJSON(app)})
+	c.JSON(http.StatusOK, gin.H{"app": ToAppJSON(app)})
 }
 
 func (h appsHandler) delete(c *gin.Context) {

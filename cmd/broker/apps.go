@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oauthbroker/broker/broker/api"
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/store"
@@ -58,7 +59,7 @@ func appsCreateCmd(c *cli, asJSON *bool) *cobra.Command {
 				}
 				out := cmd.OutOrStdout()
 				if *asJSON {
-					return writeJSON(out, map[string]any{"app": appView(app), "clientSecret": secret, "webhookSecret": webhookSecret})
+					return writeJSON(out, map[string]any{"app": api.ToAppJSON(app), "clientSecret": secret, "webhookSecret": webhookSecret})
 				}
 				fmt.Fprintf(out, "app id (client id): %s\nclient secret:      %s\nwebhook secret:     %s\n", app.ID, secret, webhookSecret)
 				fmt.Fprintln(out, "The secrets are shown only now; store them safely.")
@@ -91,16 +92,15 @@ func appsGetCmd(c *cli, asJSON *bool) *cobra.Command {
 					return cliError(err)
 				}
 				if *asJSON {
-					return writeJSON(cmd.OutOrStdout(), map[string]any{"app": appView(app)})
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"app": api.ToAppJSON(app)})
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				v := appView(app)
 				for _, row := range [][2]string{
-					{"id", v.ID}, {"name", v.Name}, {"description", v.Description}, {"homepageUrl", v.HomepageURL},
-					{"logoUrl", v.LogoURL}, {"allowedDomains", strings.Join(v.AllowedDomains, ", ")},
-					{"allowedRedirectUris", strings.Join(v.AllowedRedirectURIs, ", ")}, {"loginUrl", v.LoginURL},
-					{"logoutUrl", v.LogoutURL}, {"webhookUrl", v.WebhookURL}, {"permissions", joinPerms(v.Permissions)},
-					{"createdDate", v.CreatedDate.Format(time.RFC3339)}, {"updatedDate", v.UpdatedDate.Format(time.RFC3339)},
+					{"id", app.ID}, {"name", app.Name}, {"description", app.Description}, {"homepageUrl", app.HomepageURL},
+					{"logoUrl", app.LogoURL}, {"allowedDomains", strings.Join(app.AllowedDomains, ", ")},
+					{"allowedRedirectUris", strings.Join(app.AllowedRedirectURIs, ", ")}, {"loginUrl", app.LoginURL},
+					{"logoutUrl", app.LogoutURL}, {"webhookUrl", app.WebhookURL}, {"permissions", joinPerms(app.Permissions)},
+					{"createdDate", app.CreatedAt.Format(time.RFC3339)}, {"updatedDate", app.UpdatedAt.Format(time.RFC3339)},
 				} {
 					fmt.Fprintf(w, "%s\t%s\n", row[0], row[1])
 				}
@@ -123,9 +123,9 @@ func appsListCmd(c *cli, asJSON *bool) *cobra.Command {
 					return cliError(err)
 				}
 				if *asJSON {
-					views := make([]appJSONView, len(list))
+					views := make([]api.AppJSON, len(list))
 					for i, a := range list {
-						views[i] = appView(a)
+						views[i] = api.ToAppJSON(a)
 					}
 					return writeJSON(cmd.OutOrStdout(), map[string]any{
 						"apps": views, "pagingMetadata": map[string]int{"count": len(list), "offset": offset, "total": total},
@@ -185,42 +185,6 @@ func appsDeleteCmd(c *cli) *cobra.Command {
 			})
 		},
 	}
-}
-
-// appJSONView is the app as the admin API shows it (no secret, no hash).
-type appJSONView struct {
-	ID                  string             `json:"id"`
-	Name                string             `json:"name"`
-	Description         string             `json:"description"`
-	LogoURL             string             `json:"logoUrl"`
-	HomepageURL         string             `json:"homepageUrl"`
-	AllowedDomains      []string           `json:"allowedDomains"`
-	AllowedRedirectURIs []string           `json:"allowedRedirectUris"`
-	LoginURL            string             `json:"loginUrl"`
-	LogoutURL           string             `json:"logoutUrl"`
-	WebhookURL          string             `json:"webhookUrl"`
-	Permissions         []model.Permission `json:"permissions"`
-	CreatedDate         time.Time          `json:"createdDate"`
-	UpdatedDate         time.Time          `json:"updatedDate"`
-}
-
-func appView(a model.App) appJSONView {
-	v := appJSONView{
-		ID: a.ID, Name: a.Name, Description: a.Description, LogoURL: a.LogoURL, HomepageURL: a.HomepageURL,
-		AllowedDomains: a.AllowedDomains, AllowedRedirectURIs: a.AllowedRedirectURIs, LoginURL: a.LoginURL,
-		LogoutURL: a.LogoutURL, WebhookURL: a.WebhookURL, Permissions: a.Permissions,
-		CreatedDate: a.CreatedAt, UpdatedDate: a.UpdatedAt,
-	}
-	if v.AllowedDomains == nil {
-		v.AllowedDomains = []string{}
-	}
-	if v.AllowedRedirectURIs == nil {
-		v.AllowedRedirectURIs = []string{}
-	}
-	if v.Permissions == nil {
-		v.Permissions = []model.Permission{}
-	}
-	return v
 }
 
 func joinPerms(ps []model.Permission) string {

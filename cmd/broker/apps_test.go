@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -121,6 +123,18 @@ security:
 	}
 	if r := call(t, "GET", p.URL+"/v1/apps/"+id, "Bearer "+appsTestAdmin, nil, &got); r.StatusCode != 200 || got.App.Name != "CLI Booking" {
 		t.Fatalf("admin GET of the CLI app: %d %+v", r.StatusCode, got)
+	}
+	// `apps get --json` prints the admin API's shape, field for field.
+	var viaAPI, viaCLI struct {
+		App map[string]any `json:"app"`
+	}
+	call(t, "GET", p.URL+"/v1/apps/"+id, "Bearer "+appsTestAdmin, nil, &viaAPI)
+	out, err = runCLI(t, cfg, "apps", "get", id, "--json")
+	if err != nil || json.Unmarshal([]byte(out), &viaCLI) != nil || len(viaAPI.App) == 0 {
+		t.Fatalf("apps get --json: %v %s", err, out)
+	}
+	if a, c := slices.Sorted(maps.Keys(viaAPI.App)), slices.Sorted(maps.Keys(viaCLI.App)); !slices.Equal(a, c) {
+		t.Fatalf("apps get --json fields %v, admin API fields %v", c, a)
 	}
 
 	out, err = runCLI(t, cfg, "apps", "delete", id)
