@@ -11,20 +11,12 @@ import (
 // http to a loopback host, with nothing that could be mistaken for the
 // flow's outcome. The check is written independently of the validator.
 func FuzzValidateRedirectURL(f *testing.F) {
-	for _, s := range []string{
+	for _, s := range append([]string{
 		"https://app.example.com/cb",
 		"https://a.app.example.com/cb?x=1",
-		"https://app.example.com.evil.com/cb",
-		"https://evilapp.example.com/cb",
-		"https://app.example.com@evil.com/cb",
-		"//evil.com/cb",
-		"javascript:alert(1)//app.example.com",
-		"http://app.example.com/cb",
-		"https://app.example.com/cb#x",
-		"https://app.example.com/cb?code=x&state=y",
 		"http://127.0.0.1:8765/callback",
 		"https://evil.com\\@app.example.com/",
-	} {
+	}, securityRefusedRedirects...) {
 		f.Add(s)
 	}
 	app := testApp()

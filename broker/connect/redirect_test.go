@@ -2,6 +2,7 @@ package connect
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/oauthbroker/broker/broker/model"
@@ -13,6 +14,20 @@ func testApp() *model.App {
 		AllowedDomains:      []string{"app.example.com", "Example.ORG."},
 		AllowedRedirectURIs: []string{"http://127.0.0.1:8765/callback", "https://exact.example.net/cb?x=1"},
 	}
+}
+
+// securityRefusedRedirects is SECURITY.md's list of redirect URLs refused
+// for an app whose allowed domain is app.example.com; the fuzzer starts from
+// it too.
+var securityRefusedRedirects = []string{
+	"https://app.example.com.evil.com/cb",
+	"https://evilapp.example.com/cb",
+	"https://app.example.com@evil.com/cb",
+	"//evil.com/cb",
+	"javascript:alert(1)//app.example.com",
+	"http://app.example.com/cb",
+	"https://app.example.com/cb#x",
+	"https://app.example.com/cb?code=x&state=y",
 }
 
 func TestValidateRedirectURL(t *testing.T) {
@@ -36,17 +51,7 @@ func TestValidateRedirectURL(t *testing.T) {
 			}
 		})
 	}
-	refused := []string{
-		// SECURITY.md's list, for an app whose allowed domain is app.example.com.
-		"https://app.example.com.evil.com/cb",
-		"https://evilapp.example.com/cb",
-		"https://app.example.com@evil.com/cb",
-		"//evil.com/cb",
-		"javascript:alert(1)//app.example.com",
-		"http://app.example.com/cb",
-		"https://app.example.com/cb#x",
-		"https://app.example.com/cb?code=x&state=y",
-		// More of the same families.
+	refused := slices.Concat(securityRefusedRedirects, []string{ // and more of the same families:
 		"",
 		"app.example.com/cb",
 		"/cb",
@@ -91,7 +96,7 @@ func TestValidateRedirectURL(t *testing.T) {
 		"https://exact.example.net/cb",       // not the exact URI
 		"https://exact.example.net/cb?x=1#f",
 		"https://app.example.com/" + string(make([]byte, MaxRedirectURLLen)),
-	}
+	})
 	for _, raw := range refused {
 		t.Run("refused "+raw, func(t *testing.T) {
 			err := ValidateRedirectURL(app, raw)
