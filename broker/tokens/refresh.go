@@ -107,6 +107,9 @@ func (m *Manager) refreshLeased(ctx context.Context, id string, want wantFn, for
 	client, err := m.ClientFor(ctx, c.AppID, p, c.ClientSource)
 	if err != nil {
 		m.log.Warn("tokens: no OAuth client to refresh with", "connection", id, "provider", p.ID, "err", err)
+		if !errors.Is(err, model.ErrNotFound) {
+			return nil, err // the store down is 503, a bad stored secret 500: not the caller's conflict
+		}
 		return nil, &model.Error{Code: model.CodeConflict,
 			Message: "the OAuth client this connection was made with is no longer configured", Err: err}
 	}

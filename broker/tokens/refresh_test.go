@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/providers/providertest"
 )
 
@@ -331,4 +333,46 @@ func TestAppsOwnClientIsUsedForRefresh(t *testing.T) {
 	if _, err := e.m.Get(bg(), e.appID, c.ID); err != nil {
 		t.Fatalf("refresh with the app's own client: %v", err)
 	}
+}
+
+// appProviderDown is the real store whose app-provider reads fail as an
+// unreachable database does.
+type appProviderDown struct{ store.Store }
+
+func (appProviderDown) GetAppProvider(context.Context, string, string) (model.AppProvider, error) {
+	return model.AppProvider{}, fmt.Errorf("store: get app provider: %w", model.ErrUnavailable)
+}
+
+func TestRefreshClientLookupErrorsKeepTheirCode(t *testing.T) {
+	e := newEnv(t, envOpts{fake: providertest.Options{ClientID: "apps-own", ClientSecret: "apps-own-secret"}})
+	ct, err := e.keys.Encrypt([]byte("apps-own-secret"), model.AppProviderAAD(e.appID, e.p.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.PutAppProvider(bg(), model.AppProvider{AppID: e.appID, ProviderID: e.p.ID, ClientID: "apps-own",
+		ClientSecret: ct, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := e.m.Save(bg(), model.Connection{AppID: e.appID, ProviderID: e.p.ID, ScheduleID: "s",
+		AccountID: "acc", ClientSource: model.ClientApp}, e.expiredToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("store unavailable is 503, not a missing client", func(t *testing.T) {
+		m := e.manager(t, appProviderDown{e.st}, nil)
+		_, err := m.Get(bg(), e.appID, c.ID)
+		if code := model.CodeOf(err); code != model.CodeUnavailable {
+			t.Fatalf("Get with the store down = %v (code %s), want unavailable", err, code)
+		}
+	})
+	t.Run("client removed is a conflict", func(t *testing.T) {
+		if err := e.st.DeleteAppProvider(bg(), e.appID, e.p.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.m.Get(bg(), e.appID, c.ID)
+		if code := model.CodeOf(err); code != model.CodeConflict {
+			t.Fatalf("Get with the app's client removed = %v (code %s), want conflict", err, code)
+		}
+	})
 }
