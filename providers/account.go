@@ -35,7 +35,7 @@ func (p *Provider) FetchAccount(ctx context.Context, hc *http.Client, tok model.
 	}
 	req.Header.Set("Accept", "application/json")
 	p.Inject(req, tok)
-	resp, err := httpClient(hc).Do(req)
+	resp, err := sendInjected(hc, req)
 	if err != nil {
 		return Account{}, fmt.Errorf("providers: user info: %w", err)
 	}
@@ -124,7 +124,7 @@ func (p *Provider) Test(ctx context.Context, hc *http.Client, tok model.Token) e
 		req.Header.Set("Depth", "0") // the collection itself, not its members
 	}
 	p.Inject(req, tok)
-	resp, err := httpClient(hc).Do(req)
+	resp, err := sendInjected(hc, req)
 	if err != nil {
 		return fmt.Errorf("providers: test: %w", err)
 	}

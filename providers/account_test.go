@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,4 +166,46 @@ func TestFetchAccountShapes(t *testing.T) {
 			t.Fatal("an account without an id")
 		}
 	})
+}
+
+// A transport error names the request URL; a credential injected into the
+// query must not ride along into the error (and so into a log line).
+func TestTransportErrorsCarryNoQueryCredential(t *testing.T) {
+	const secret = "sk_live_query_secret_0123456789"
+	hangUp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(hangUp.Close)
+	query := &providers.Inject{Type: providers.InjectQuery, Name: "api_key"}
+	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"test", func() error {
+			p := &providers.Provider{ID: "k", Spec: providers.Spec{Kind: providers.KindAPIKey, TestURL: hangUp.URL + "/me?v=1", Inject: query}}
+			return p.Test(ctx, hc, model.Token{APIKey: secret})
+		}},
+		{"user info", func() error {
+			p := &providers.Provider{ID: "o", Spec: providers.Spec{Kind: providers.KindOAuth2, UserInfoURL: hangUp.URL + "/me", Inject: query}}
+			_, err := p.FetchAccount(ctx, hc, model.Token{AccessToken: secret})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if err == nil {
+				t.Fatal("a hung-up connection succeeded")
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "api_key") {
+				t.Fatalf("error carries the credential: %v", err)
+			}
+			if !strings.Contains(err.Error(), hangUp.URL) {
+				t.Errorf("error no longer names the endpoint: %v", err)
+			}
+		})
+	}
 }

@@ -1,8 +1,10 @@
 package providers
 
 import (
+	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -36,4 +38,19 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 		Timeout:       timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// sendInjected sends a request that carries a connection's credential (see
+// Inject). A transport error names the request URL; query injection put the
+// credential there, so the error names the endpoint without its query
+// (SECURITY.md 15) and keeps its cause for errors.Is and errors.As.
+func sendInjected(hc *http.Client, req *http.Request) (*http.Response, error) {
+	resp, err := httpClient(hc).Do(req)
+	var ue *url.Error
+	if err != nil && errors.As(err, &ue) {
+		u := *req.URL
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		return resp, &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+	}
+	return resp, err
 }
