@@ -267,3 +267,45 @@ func safeCode(s string) string {
 	}
 	return s
 }
+
+// DescribeError says what went wrong at a provider endpoint in words safe
+// for a log line or an error message: the HTTP status and the OAuth error
+// code, never the response body nor the error's text (which may echo a
+// code or a credential).
+func DescribeError(err error) string {
+	var re *oauth2.RetrieveError
+	switch {
+	case err == nil:
+		return "no error"
+	case errors.As(err, &re):
+		s := "token endpoint"
+		if re.Response != nil {
+			s += " status " + strconv.Itoa(re.Response.StatusCode)
+		}
+		if plainCode(re.ErrorCode) {
+			s += " error " + re.ErrorCode
+		}
+		return s
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return "network error"
+	}
+	return "error"
+}
+
+// plainCode reports whether s looks like an OAuth error code ([a-z0-9_],
+// short), so provider text cannot ride into a log line.
+func plainCode(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}

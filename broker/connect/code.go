@@ -111,14 +111,21 @@ func (s *Service) exchangeAndSave(ctx context.Context, x exchange) (model.Connec
 
 // exchangeError turns a token-endpoint failure into what the app sees: a
 // refusal by the provider (an OAuth error response) is the code's fault,
-// anything else the provider's. The provider's text is never passed on.
+// anything else the provider's (a timeout 504, the rest 502). The
+// provider's text is never passed on, nor logged.
 func (s *Service) exchangeError(p *providers.Provider, err error, appFacing bool) error {
 	var re *oauth2.RetrieveError
 	if appFacing && errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
 		return &model.Error{Code: model.CodeInvalidArgument, Field: "code",
 			Message: "the provider refused the code (expired, used, or issued for another client or redirect URI)", Err: err}
 	}
-	return fmt.Errorf("connect: token exchange with %s: %w", p.ID, errors.Join(model.ErrUpstreamUnavailable, err))
+	// The cause is described, not wrapped: its text holds the provider's
+	// response body, which may echo the code, and this error is logged.
+	sentinel := model.ErrUpstreamUnavailable
+	if errors.Is(err, context.DeadlineExceeded) {
+		sentinel = model.ErrUpstreamTimeout
+	}
+	return fmt.Errorf("connect: token exchange with %s (%s): %w", p.ID, providers.DescribeError(err), sentinel)
 }
 
 // oauthAccountID keys a connection for reconnects: the provider's account

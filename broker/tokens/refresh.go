@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"strconv"
 	"time"
 
-	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/oauthbroker/broker/broker/model"
@@ -324,41 +321,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // describe says what went wrong at a token endpoint in words safe for a log
-// line: the HTTP status and OAuth error code, never the body.
+// line (providers.DescribeError), knowing this package's own lease error.
 func describe(err error) string {
-	var re *oauth2.RetrieveError
-	switch {
-	case errors.As(err, &re):
-		s := "token endpoint"
-		if re.Response != nil {
-			s += " status " + strconv.Itoa(re.Response.StatusCode)
-		}
-		if plainCode(re.ErrorCode) {
-			s += " error " + re.ErrorCode
-		}
-		return s
-	case errors.Is(err, errLeaseLost):
+	if errors.Is(err, errLeaseLost) {
 		return "refresh lease lost"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return "network error"
-	}
-	return "error"
-}
-
-// plainCode reports whether s looks like an OAuth error code ([a-z0-9_],
-// short), so provider text cannot ride into a log line.
-func plainCode(s string) bool {
-	if s == "" || len(s) > 40 {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
-			return false
-		}
-	}
-	return true
+	return providers.DescribeError(err)
 }
