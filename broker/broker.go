@@ -230,7 +230,11 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.ShutdownGrace.D())
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("broker: shutdown: %w", err)
+		// Grace is over: cut what is left rather than hang. (A client's
+		// connection that never sent a request counts as busy for 5s in
+		// net/http, so a grace under 5s can end here with nothing in flight.)
+		srv.Close()
+		return fmt.Errorf("broker: shutdown: in-flight requests cut after server.shutdownGrace (%s): %w", s.ShutdownGrace.D(), err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

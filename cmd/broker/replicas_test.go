@@ -52,7 +52,7 @@ func newCluster(t *testing.T, n int, dsn string, providers map[string]any, encKe
 	}
 	c.publicURL = fmt.Sprintf("http://127.0.0.1:%d", c.ports[0])
 	c.settings = map[string]any{
-		"server": map[string]any{"listen": "127.0.0.1:{{PORT}}", "publicUrl": c.publicURL, "allowInsecureLoopback": true, "shutdownGrace": "2s"},
+		"server": map[string]any{"listen": "127.0.0.1:{{PORT}}", "publicUrl": c.publicURL, "allowInsecureLoopback": true, "shutdownGrace": "10s"},
 		"store":  map[string]any{"driver": "postgres", "dsn": dsn, "maxConns": 10},
 		"security": map[string]any{
 			"adminToken":     testAdminToken,

@@ -75,8 +75,9 @@ func TestKeyRotationWithoutDowntime(t *testing.T) {
 	for i := range c.replicas {
 		live[i].Store(false)
 		time.Sleep(50 * time.Millisecond) // let the balancer's in-flight requests land elsewhere
-		if err := <-c.get(i).Signal(syscall.SIGTERM); err != nil {
-			t.Fatalf("replica %d exit: %v", i+1, err)
+		old := c.get(i)
+		if err := <-old.Signal(syscall.SIGTERM); err != nil {
+			t.Fatalf("replica %d exit: %v\n%s", i+1, err, tail(old.Stderr.String(), 2000))
 		}
 		c.start(i)
 		live[i].Store(true)
@@ -233,4 +234,12 @@ func eventually(within time.Duration, f func() bool) bool {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return false
+}
+
+// tail returns the last n bytes of s, for failure messages.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
