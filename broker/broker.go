@@ -128,6 +128,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	gin.SetMode(gin.ReleaseMode)
 	b.engine = gin.New()
 	b.engine.ContextWithFallback = true
+	// Gin trusts every peer's X-Forwarded-For by default, which would let a
+	// client choose the address its browser rate limit is keyed by.
+	if err := b.engine.SetTrustedProxies(cfg.Server.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("broker: server.trustedProxies: %w", err)
+	}
 	b.Mount(b.engine)
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -34,6 +34,10 @@ type Server struct {
 	WriteTimeout          Duration `yaml:"writeTimeout"`
 	IdleTimeout           Duration `yaml:"idleTimeout"`
 	MaxHeaderBytes        ByteSize `yaml:"maxHeaderBytes"`
+	// TrustedProxies are the addresses (IPs or CIDRs) whose
+	// X-Forwarded-For the broker believes when it takes a client's address
+	// (browser rate limits, logs). Empty: none, the peer address is used.
+	TrustedProxies []string `yaml:"trustedProxies"`
 }
 
 // Store selects the backend.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -80,6 +81,13 @@ func (c *Config) validateServer(v *ValidationErrors) {
 	positive(v, "server.idleTimeout", s.IdleTimeout)
 	if s.WriteTimeout > 0 && c.Proxy.Timeout > 0 && s.WriteTimeout <= c.Proxy.Timeout {
 		v.add("server.writeTimeout", fmt.Sprintf("must be longer than proxy.timeout (%s), so proxied calls can finish", c.Proxy.Timeout))
+	}
+	for i, p := range s.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				v.add(fmt.Sprintf("server.trustedProxies[%d]", i), fmt.Sprintf("%q is not an IP address or CIDR", p))
+			}
+		}
 	}
 	if s.MaxHeaderBytes <= 0 {
 		v.add("server.maxHeaderBytes", "must be positive")
