@@ -89,15 +89,18 @@ func FuzzFilterHeaders(f *testing.F) {
 }
 
 // fold is how HTTP compares header names (ASCII tokens, case-insensitive),
-// with '_' taken as '-'.
+// with '_' taken as '-'. It works on bytes, as header names are bytes: a
+// rune-wise fold would turn every invalid UTF-8 byte into U+FFFD and call
+// different names equal.
 func fold(s string) string {
-	return strings.Map(func(r rune) rune {
+	b := []byte(s)
+	for i, c := range b {
 		switch {
-		case 'A' <= r && r <= 'Z':
-			return r + 'a' - 'A'
-		case r == '_':
-			return '-'
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		case c == '_':
+			b[i] = '-'
 		}
-		return r
-	}, s)
+	}
+	return string(b)
 }
