@@ -142,10 +142,8 @@ func (s *Store) UpdateApp(ctx context.Context, id string, fn func(model.App) (mo
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil {
+			if err := affected(res, model.ErrStale); err != nil {
 				return err
-			} else if n == 0 {
-				return model.ErrStale
 			}
 			return s.notify(ctx, tx, string(store.ChangeApp), id)
 		})
@@ -159,10 +157,8 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := affected(res, model.ErrNotFound); err != nil {
 			return err
-		} else if n == 0 {
-			return model.ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM app_providers WHERE app_id = $1`, id); err != nil {
 			return err
@@ -259,10 +255,8 @@ func (s *Store) DeleteAppProvider(ctx context.Context, appID, providerID string)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := affected(res, model.ErrNotFound); err != nil {
 			return err
-		} else if n == 0 {
-			return model.ErrNotFound
 		}
 		return s.notify(ctx, tx, string(store.ChangeApp), appID)
 	})

@@ -239,10 +239,8 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := affected(res, model.ErrNotFound); err != nil {
 			return err
-		} else if n == 0 {
-			return model.ErrNotFound
 		}
 		return s.notify(ctx, tx, string(store.ChangeConnection), id)
 	})

@@ -214,3 +214,16 @@ func nonEmpty(b []byte) []byte {
 type scanner interface {
 	Scan(dest ...any) error
 }
+
+// affected returns none when res changed no row (a missing record, or a
+// compare-and-swap that lost), and the driver's error if it cannot tell.
+func affected(res sql.Result, none error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
+}
