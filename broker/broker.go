@@ -53,6 +53,12 @@ type Broker struct {
 // PrepareSecrets). It migrates the store and refuses a schema newer than
 // this binary knows. Background loops run until Close.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error) {
+	if cfg.Demo {
+		// The key is part of the config contract; the built-in demo
+		// provider behind it is not in this build yet. Saying so beats
+		// serving without what the operator asked for.
+		return nil, errors.New("broker: demo: the built-in demo provider is not available in this version; set demo: false")
+	}
 	b := &Broker{cfg: cfg, logger: opts.Logger, store: opts.Store}
 	if b.logger == nil {
 		b.logger = slog.Default()

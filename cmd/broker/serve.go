@@ -11,7 +11,6 @@ import (
 )
 
 func (c *cli) serveCmd() *cobra.Command {
-	var demo bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "run the broker's HTTP server",
@@ -20,9 +19,6 @@ func (c *cli) serveCmd() *cobra.Command {
 			cfg, err := config.Load(c.configPath)
 			if err != nil {
 				return err
-			}
-			if demo {
-				cfg.Demo = true
 			}
 			logger := broker.NewLogger(cfg.Log, c.err)
 			if err := cfg.Validate(); err != nil {
@@ -39,7 +35,6 @@ func (c *cli) serveCmd() *cobra.Command {
 			return b.ListenAndServe(cmd.Context())
 		},
 	}
-	cmd.Flags().BoolVar(&demo, "demo", false, "serve the built-in demo provider (refused in production)")
 	return cmd
 }
 
