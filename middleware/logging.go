@@ -25,7 +25,9 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 
 		status := c.Writer.Status()
 		level := slog.LevelInfo
-		if status >= 500 {
+		// A 5xx for a caller that already went away (its context is done) is
+		// not the broker failing: nobody saw it, so it stays at info.
+		if status >= 500 && c.Request.Context().Err() == nil {
 			level = slog.LevelError
 		}
 		// Checked first: at log.level warn the proxy's hot path pays nothing
