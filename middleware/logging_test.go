@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -97,5 +98,30 @@ func TestAccessLog(t *testing.T) {
 				t.Errorf("unexpected errors %v", l["errors"])
 			}
 		})
+	}
+}
+
+// A 5xx answered to a caller that already hung up is not a broker failure:
+// it is logged at info, while the same 5xx for a caller still waiting is an
+// error.
+func TestAccessLogCallerGoneIsNotAnError(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	e := engineWith(AccessLog(logger))
+	e.GET("/x", func(c *gin.Context) { c.Status(http.StatusInternalServerError) })
+	for _, tc := range []struct {
+		gone bool
+		want string
+	}{{false, "ERROR"}, {true, "INFO"}} {
+		buf.Reset()
+		ctx, cancel := context.WithCancel(context.Background())
+		if tc.gone {
+			cancel()
+		}
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil).WithContext(ctx))
+		cancel()
+		if got := logLines(t, &buf)[0]["level"]; got != tc.want {
+			t.Fatalf("caller gone=%v: level %v, want %s", tc.gone, got, tc.want)
+		}
 	}
 }
