@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/oauthbroker/broker/broker/model"
 )
@@ -48,8 +51,9 @@ func errBadPath(reason string) error {
 // /proxy/{connectionId}, "" or starting with "/") into the upstream path, in
 // decoded and escaped form (SECURITY.md 8). Each segment is decoded exactly
 // once; ".", "..", segments holding '/', '\\', NUL or control characters
-// after that decoding, and empty segments other than a trailing one (a
-// trailing slash matters to CalDAV collections) are refused. Each segment is
+// after that decoding (or after NFKC normalisation), invalid UTF-8, and empty
+// segments other than a trailing one (a trailing slash matters to CalDAV
+// collections) are refused. Each segment is
 // then re-escaped and joined under the base path, so the result can only
 // name something under the base.
 func buildPath(b *upstreamBase, suffix string) (path, rawPath string, err error) {
@@ -144,6 +148,35 @@ func checkSegment(d string, last bool) error {
 		}
 		return errBadPath("empty segment")
 	}
+	if err := checkSegmentRules(d); err != nil {
+		return err
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] >= utf8.RuneSelf {
+			return checkSegmentUnicode(d)
+		}
+	}
+	return nil
+}
+
+// checkSegmentUnicode holds a non-ASCII segment to the same rules as seen
+// by a server that decodes leniently or normalises: it must be valid UTF-8
+// (so no overlong form of '.' or '/', like %C0%AE), and its compatibility
+// normalisation (NFKC, which turns U+FF0E or U+2024 into '.' and U+FF0F
+// into '/') must pass checkSegmentRules too.
+func checkSegmentUnicode(d string) error {
+	if !utf8.ValidString(d) {
+		return errBadPath("not UTF-8")
+	}
+	if n := norm.NFKC.String(d); n != d {
+		return checkSegmentRules(n)
+	}
+	return nil
+}
+
+// checkSegmentRules applies the dot-segment, separator and control
+// character rules to a non-empty decoded segment.
+func checkSegmentRules(d string) error {
 	// A segment whose part before ';' is a dot segment is refused too:
 	// servers that strip path parameters (";jsessionid") would see "..".
 	head := d

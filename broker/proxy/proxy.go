@@ -276,7 +276,37 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 
 func modifyResponse(resp *http.Response) error {
 	dropResponseHeaders(resp.Header)
+	// Trailers reach the caller too (ReverseProxy copies them after the
+	// body), so the same headers are dropped there: the declared ones now,
+	// before they are announced, and whatever arrives when the body ends.
+	// Only a response of unknown length or over HTTP/2 can carry them, and a
+	// 101's body must stay the connection it is.
+	if resp.StatusCode != http.StatusSwitchingProtocols && (resp.ContentLength < 0 || resp.ProtoMajor >= 2 || len(resp.Trailer) > 0) {
+		dropResponseHeaders(resp.Trailer)
+		resp.Body = &trailerFilter{ReadCloser: resp.Body, resp: resp}
+	}
 	return nil
+}
+
+// trailerFilter drops forbidden trailers once the body is read to its end,
+// when the transport has filled resp.Trailer.
+type trailerFilter struct {
+	io.ReadCloser
+	resp *http.Response
+}
+
+func (f *trailerFilter) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if err == io.EOF {
+		dropResponseHeaders(f.resp.Trailer)
+	}
+	return n, err
+}
+
+func (f *trailerFilter) Close() error {
+	err := f.ReadCloser.Close()
+	dropResponseHeaders(f.resp.Trailer) // ReverseProxy reads trailers after Close
+	return err
 }
 
 func errTooLarge(limit int64) error {
