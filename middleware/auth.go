@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,11 +190,17 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 }
 
 // appCredentials returns the presented secret and, for Basic, the client id.
+// A credential header sent more than once is refused, not resolved by
+// picking a copy: a gateway in front may read another copy than this does.
 func appCredentials(c *gin.Context) (secret, clientID string, ok bool) {
-	if k := c.GetHeader(HeaderAPIKey); k != "" {
+	k, ok1 := singleHeader(c.Request.Header, HeaderAPIKey)
+	h, ok2 := singleHeader(c.Request.Header, "Authorization")
+	if !ok1 || !ok2 {
+		return "", "", false
+	}
+	if k != "" {
 		return k, "", true
 	}
-	h := c.GetHeader("Authorization")
 	scheme, rest, found := strings.Cut(h, " ")
 	if !found || !strings.EqualFold(scheme, "Basic") {
 		return "", "", false
@@ -228,8 +235,9 @@ func (a *Authenticator) Admin(write bool) gin.HandlerFunc {
 }
 
 func (a *Authenticator) authenticateAdmin(c *gin.Context, write bool) (string, error) {
-	scheme, tok, found := strings.Cut(c.GetHeader("Authorization"), " ")
-	if !found || !strings.EqualFold(scheme, "Bearer") {
+	authz, single := singleHeader(c.Request.Header, "Authorization")
+	scheme, tok, found := strings.Cut(authz, " ")
+	if !single || !found || !strings.EqualFold(scheme, "Bearer") {
 		return "", errUnauthenticated
 	}
 	h := hashToken(strings.TrimSpace(tok))
@@ -246,6 +254,19 @@ func (a *Authenticator) authenticateAdmin(c *gin.Context, write bool) (string, e
 		return "", model.Errorf(model.CodePermissionDenied, "the read-only admin token cannot change anything")
 	default:
 		return "", errUnauthenticated
+	}
+}
+
+// singleHeader returns the value of header name (canonical form), "" when
+// absent; ok is false when it was sent more than once.
+func singleHeader(h http.Header, name string) (v string, ok bool) {
+	switch vs := h[name]; len(vs) {
+	case 0:
+		return "", true
+	case 1:
+		return vs[0], true
+	default:
+		return "", false
 	}
 }
 
