@@ -28,9 +28,16 @@ type pxEnv struct {
 	conn   string
 	secret string // an app with PROXY
 	noPx   string // an app without it
+	appID  string // the app of secret, owner of conn
+	b      *broker.Broker
+	st     *sqlite.Store
+	cfg    *config.Config
 }
 
-func newPxEnv(t *testing.T) *pxEnv {
+func newPxEnv(t *testing.T) *pxEnv { t.Helper(); return newPxEnvWith(t, nil) }
+
+// newPxEnvWith is newPxEnv with the config changed by tweak first.
+func newPxEnvWith(t *testing.T, tweak func(*config.Config)) *pxEnv {
 	t.Helper()
 	ctx := context.Background()
 	fake := providertest.New(t, providertest.Options{TokenLifetime: time.Hour})
@@ -46,6 +53,9 @@ func newPxEnv(t *testing.T) *pxEnv {
 	cfg.Security.EncryptionKeys = []config.Key{{ID: "e1", Key: key}}
 	cfg.Refresh.KeepAlive.Enabled = false
 	cfg.Providers = map[string]providers.Spec{"fake": fake.Spec()}
+	if tweak != nil {
+		tweak(cfg)
+	}
 	st, err := sqlite.Open(ctx, sqlite.Memory, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +66,7 @@ func newPxEnv(t *testing.T) *pxEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	e := &pxEnv{fake: fake}
+	e := &pxEnv{fake: fake, b: b, st: st, cfg: cfg}
 	mkApp := func(perms ...model.Permission) (string, string) {
 		id := model.NewID(model.PrefixApp)
 		secret, hash, err := secrets.NewAppSecret(id)
@@ -69,8 +79,8 @@ func newPxEnv(t *testing.T) *pxEnv {
 		}
 		return id, secret
 	}
-	var appID string
-	appID, e.secret = mkApp(model.AllPermissions...)
+	appID, secret := mkApp(model.AllPermissions...)
+	e.appID, e.secret = appID, secret
 	_, e.noPx = mkApp(model.PermConnectionsRead)
 	c, _, err := b.Tokens().Save(ctx, model.Connection{AppID: appID, ProviderID: "fake", ScheduleID: "s1",
 		AccountID: fake.AccountID(""), ClientSource: model.ClientBroker}, fake.Mint(""))

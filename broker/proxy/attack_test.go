@@ -252,3 +252,50 @@ func TestAttackExpectContinueTooLarge(t *testing.T) {
 		t.Fatalf("%d upstream requests", n)
 	}
 }
+
+// A 401 is retried with a body of exactly RetryBodyLimit bytes, declared or
+// chunked, and not with one byte more, which still reaches the provider
+// whole.
+func TestAttackRetryBodyBoundary(t *testing.T) {
+	const limit = 1024
+	for _, tc := range []struct {
+		size    int
+		chunked bool
+		retried bool
+	}{{limit, false, true}, {limit, true, true}, {limit + 1, false, false}, {limit + 1, true, false}} {
+		t.Run(fmt.Sprintf("%d chunked=%v", tc.size, tc.chunked), func(t *testing.T) {
+			up := newUpstream(t)
+			var bodies []int64
+			up.handler = func(w http.ResponseWriter, r *http.Request, _ seen) bool {
+				n, _ := io.Copy(io.Discard, r.Body)
+				bodies = append(bodies, n)
+				if r.Header.Get("Authorization") != "Bearer fresh" {
+					w.WriteHeader(http.StatusUnauthorized)
+					return true
+				}
+				return true
+			}
+			creds := newFakeCreds()
+			creds.add(appID, connID, up.provider("p", providers.KindOAuth2, providers.Inject{Type: providers.InjectBearer}, nil), model.Token{AccessToken: "stale"})
+			creds.next = []string{"fresh"}
+			fr := front(t, New(Options{Creds: creds, RetryBodyLimit: limit, MaxRequestBody: 4 * limit}), appID)
+			body, hdr := strings.Repeat("b", tc.size), fmt.Sprintf("Content-Length: %d", tc.size)
+			if tc.chunked {
+				body, hdr = chunked(body), "Transfer-Encoding: chunked"
+			}
+			resp, got := rawDoBody(t, fr, "POST", "/proxy/con_1/x", body, hdr)
+			want, calls := http.StatusUnauthorized, 1
+			if tc.retried {
+				want, calls = http.StatusOK, 2
+			}
+			if resp.StatusCode != want || len(bodies) != calls {
+				t.Fatalf("status %d after %d provider calls, want %d after %d: %s", resp.StatusCode, len(bodies), want, calls, got)
+			}
+			for i, n := range bodies {
+				if n != int64(tc.size) {
+					t.Fatalf("provider call %d carried %d body bytes, want %d", i, n, tc.size)
+				}
+			}
+		})
+	}
+}
