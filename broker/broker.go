@@ -15,6 +15,7 @@ import (
 	"github.com/oauthbroker/broker/broker/api"
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/connect"
+	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/tokens"
@@ -140,6 +141,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		return nil, fmt.Errorf("broker: server.trustedProxies: %w", err)
 	}
 	b.Mount(b.engine)
+	// Unknown paths answer with the error envelope too, not Gin's text page.
+	b.engine.NoRoute(middleware.RequestID(), func(c *gin.Context) {
+		middleware.Fail(c, model.Errorf(model.CodeNotFound, "no such endpoint"))
+	})
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel = cancel

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -80,5 +81,20 @@ func TestNewRefusesBadTrustedProxies(t *testing.T) {
 	}
 	if want := `server.trustedProxies[1]: "not-an-ip" is not an IP address or CIDR`; !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want %q", err, want)
+	}
+}
+
+// Every answer is the error envelope, an unknown path or method included.
+func TestUnknownRouteAnswersTheEnvelope(t *testing.T) {
+	h := newBroker(t, nil)
+	for _, target := range []string{"/nope", "/v1/unknown", "/proxy"} {
+		for _, method := range []string{"GET", "TRACE"} {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(method, target, nil))
+			var env struct{ Error struct{ Code string } }
+			if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || w.Code != http.StatusNotFound || env.Error.Code != "not_found" || w.Header().Get("X-Broker-Error") != "not_found" {
+				t.Fatalf("%s %s: %d %q", method, target, w.Code, w.Body.String())
+			}
+		}
 	}
 }
