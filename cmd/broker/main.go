@@ -64,27 +64,30 @@ func (c *cli) root() *cobra.Command {
 	return root
 }
 
-// loadConfig loads, fills development secrets (outside production) and
-// validates broker.yaml.
-func (c *cli) loadConfig(logger *slog.Logger) (*config.Config, error) {
+// loadConfig loads and validates broker.yaml, builds the logger from it
+// (the warn-level CLI logger for one-shot commands, log.* for serve), and
+// fills development secrets outside production.
+func (c *cli) loadConfig(newLogger func(*config.Config) *slog.Logger) (*config.Config, *slog.Logger, error) {
 	cfg, err := config.Load(c.configPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	logger := newLogger(cfg)
 	if err := broker.PrepareSecrets(cfg, logger); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cfg, nil
+	return cfg, logger, nil
 }
 
 // open loads the config and opens the store with migrations applied, for
 // the commands that work on stored data.
 func (c *cli) open(ctx context.Context) (*runtimeEnv, error) {
-	logger := slog.New(slog.NewTextHandler(c.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg, err := c.loadConfig(logger)
+	cfg, logger, err := c.loadConfig(func(*config.Config) *slog.Logger {
+		return slog.New(slog.NewTextHandler(c.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -16,15 +17,8 @@ func (c *cli) serveCmd() *cobra.Command {
 		Short: "run the broker's HTTP server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(c.configPath)
+			cfg, logger, err := c.loadConfig(func(cfg *config.Config) *slog.Logger { return broker.NewLogger(cfg.Log, c.err) })
 			if err != nil {
-				return err
-			}
-			logger := broker.NewLogger(cfg.Log, c.err)
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			if err := broker.PrepareSecrets(cfg, logger); err != nil {
 				return err
 			}
 			b, err := broker.New(cmd.Context(), cfg, broker.Options{Logger: logger})
