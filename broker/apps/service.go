@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
@@ -27,6 +28,9 @@ type Options struct {
 	// for; nil refuses every PutProvider.
 	Providers *providers.Registry
 	Now       func() time.Time
+	// WebhookSecretGrace is how long a rotated-out webhook secret keeps
+	// signing beside the new one (webhooks.secretGrace); 0 = not at all.
+	WebhookSecretGrace time.Duration
 	// OnChange is called after an app was deleted, its secret rotated or its
 	// settings changed, so caches (the authenticator, the token manager) drop
 	// what they hold for it.
@@ -40,6 +44,7 @@ type Service struct {
 	providers *providers.Registry
 	now       func() time.Time
 	onChange  func(string)
+	grace     time.Duration
 }
 
 // New returns a Service. It panics without a Store or Keys: that is a
@@ -48,7 +53,8 @@ func New(o Options) *Service {
 	if o.Store == nil || o.Keys == nil {
 		panic("apps: Options.Store and Options.Keys are required")
 	}
-	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange}
+	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange,
+		grace: o.WebhookSecretGrace}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -149,6 +155,11 @@ func (s *Service) Update(ctx context.Context, id string, in AppInput, mask []str
 		if err := apply(&a, in, mask); err != nil {
 			return a, err
 		}
+		if slices.Contains(mask, PathWebhookURL) {
+			// Setting webhookUrl again is how an admin turns webhooks
+			// back on after the receiver answered 410 Gone.
+			a.WebhooksDisabledAt = time.Time{}
+		}
 		a.UpdatedAt = now
 		return a, nil
 	})
@@ -190,7 +201,9 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
 }
 
 // RotateWebhookSecret replaces the webhook signing secret and returns the new
-// one.
+// one. The old one keeps signing beside it for the grace period
+// (docs/webhooks.md), so a receiver can switch without refusing deliveries;
+// a second rotation within the grace drops the oldest secret.
 func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (string, error) {
 	secret := secrets.NewWebhookSecret()
 	enc, err := s.keys.Encrypt([]byte(secret), model.WebhookSecretAAD(id))
@@ -199,6 +212,10 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (string, e
 	}
 	now := s.now().UTC()
 	_, err = s.store.UpdateApp(ctx, id, func(a model.App) (model.App, error) {
+		a.WebhookSecretPrev, a.WebhookSecretPrevUntil = nil, time.Time{}
+		if s.grace > 0 && len(a.WebhookSecret) > 0 {
+			a.WebhookSecretPrev, a.WebhookSecretPrevUntil = a.WebhookSecret, now.Add(s.grace)
+		}
 		a.WebhookSecret, a.UpdatedAt = enc, now
 		return a, nil
 	})

@@ -123,17 +123,46 @@ type Leases interface {
 	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
-// Outbox is the durable webhook outbox. Delivery lands in a later issue; the
-// broker already writes events so none is lost.
+// Outbox is the durable webhook outbox and delivery log (broker/webhooks
+// delivers from it; docs/webhooks.md).
 type Outbox interface {
+	// EnqueueWebhook stores a pending event, due at NextAttemptAt (or
+	// CreatedAt, or now), after every event already stored.
 	EnqueueWebhook(ctx context.Context, e model.WebhookEvent) error
-	// ClaimWebhooks returns up to limit undelivered events due at now and
-	// pushes their NextAttemptAt to now+lockFor so no other replica takes them.
+	// ClaimWebhooks returns up to limit pending events due at now, counts
+	// the attempt and pushes their NextAttemptAt to now+lockFor so that no
+	// other replica takes them. An event is not due while an earlier event
+	// of the same connection is pending: delivery keeps per-connection order.
 	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lockFor time.Duration) ([]model.WebhookEvent, error)
-	CompleteWebhook(ctx context.Context, id string, at time.Time) error
-	RetryWebhook(ctx context.Context, id string, next time.Time, lastErr string) error
-	// ListWebhooks lists an app's events, newest first (for tests and admin).
-	ListWebhooks(ctx context.Context, appID string, limit int) ([]model.WebhookEvent, error)
+	// CompleteWebhook marks an event delivered.
+	CompleteWebhook(ctx context.Context, id string, at time.Time, statusCode int) error
+	// RetryWebhook records a failed attempt and when to try again. It
+	// applies only while the event is pending at attempt (the Attempts of
+	// the claim), so a worker whose claim ran out cannot move another's.
+	RetryWebhook(ctx context.Context, id string, attempt int, next time.Time, statusCode int, lastErr string) error
+	// FailWebhook records a last failed attempt: the event is failed for
+	// good (a redeliver queues it again). Guarded like RetryWebhook.
+	FailWebhook(ctx context.Context, id string, attempt int, at time.Time, statusCode int, lastErr string) error
+	// GetWebhook returns an app's event; a foreign one is model.ErrNotFound.
+	GetWebhook(ctx context.Context, appID, id string) (model.WebhookEvent, error)
+	// ListWebhooks lists an app's events, newest first.
+	ListWebhooks(ctx context.Context, f WebhookFilter) ([]model.WebhookEvent, error)
+	// RedeliverWebhook queues a delivered or failed event of appID again,
+	// due now, with its attempts reset; a pending one is model.ErrConflict.
+	RedeliverWebhook(ctx context.Context, appID, id string, now time.Time) (model.WebhookEvent, error)
+	// PruneWebhooks deletes up to limit events delivered before
+	// deliveredBefore or failed before failedBefore; it returns how many.
+	PruneWebhooks(ctx context.Context, deliveredBefore, failedBefore time.Time, limit int) (int, error)
+}
+
+// WebhookFilter selects an app's webhook events, newest first; paging is by
+// cursor: BeforeSeq is the Seq of the last event of the previous page.
+type WebhookFilter struct {
+	AppID     string // required
+	Status    model.DeliveryStatus
+	Type      string
+	BeforeSeq int64 // 0 = from the newest
+	Limit     int   // 0 = 100
 }
 
 // ChangeKind names what changed.

@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -148,29 +147,14 @@ func (m *Manager) revoke(ctx context.Context, c model.Connection) {
 	}
 }
 
-// eventPayload is the JSON of connection webhook events; never a secret.
-type eventPayload struct {
-	ConnectionID string `json:"connectionId"`
-	AppID        string `json:"appId"`
-	ProviderID   string `json:"providerId"`
-	ScheduleID   string `json:"scheduleId"`
-	Status       string `json:"status"`
-}
-
-// enqueue writes a webhook outbox entry for c. The state change it reports
-// is already stored, so it runs detached from the caller and retries a
-// briefly unavailable store; a final failure is logged.
+// enqueue writes a webhook outbox entry for c (its body: type, time and the
+// connection as an app sees it, never a token; docs/webhooks.md). The state
+// change it reports is already stored, so it runs detached from the caller
+// and retries a briefly unavailable store; a final failure is logged.
 func (m *Manager) enqueue(ctx context.Context, typ string, c model.Connection) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.ttl)
 	defer cancel()
-	payload, _ := json.Marshal(eventPayload{
-		ConnectionID: c.ID, AppID: c.AppID, ProviderID: c.ProviderID, ScheduleID: c.ScheduleID, Status: string(c.Status),
-	})
-	now := m.now()
-	ev := model.WebhookEvent{
-		ID: model.NewID(model.PrefixWebhook), AppID: c.AppID, Type: typ, Payload: payload,
-		NextAttemptAt: now, CreatedAt: now,
-	}
+	ev := model.NewConnectionEvent(typ, c, m.now())
 	var err error
 	for attempt := 0; ; attempt++ {
 		if err = m.st.EnqueueWebhook(ctx, ev); err == nil {
