@@ -123,6 +123,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	conn := connect.New(connect.Options{
 		Store: b.store, Tokens: b.tokens, Providers: reg, State: signer,
 		PublicURL: cfg.Server.PublicURL, HTTPClient: hc, Now: now, Logger: b.logger,
+		AllowLoopbackLogos: cfg.Server.AllowInsecureLoopback,
 	})
 	px := proxy.New(proxy.Options{
 		Creds: b.tokens, Timeout: cfg.Proxy.Timeout.D(), ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.D(),

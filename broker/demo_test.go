@@ -27,6 +27,7 @@ import (
 type demoBroker struct {
 	URL    string
 	App    broker.DemoApp
+	Admin  string // the development admin token
 	mu     sync.Mutex
 	now    time.Time
 	broker *broker.Broker
@@ -39,7 +40,7 @@ func (d *demoBroker) Advance(by time.Duration) {
 	d.now = d.now.Add(by)
 }
 
-func newDemoBroker(t *testing.T) *demoBroker {
+func newDemoBroker(t *testing.T, edit func(*config.Config)) *demoBroker {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,6 +52,9 @@ func newDemoBroker(t *testing.T) *demoBroker {
 	cfg.Server.PublicURL = d.URL
 	cfg.Refresh.KeepAlive.Enabled = false
 	cfg.Demo = true
+	if edit != nil {
+		edit(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +66,7 @@ func newDemoBroker(t *testing.T) *demoBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.broker = b
+	d.broker, d.Admin = b, cfg.Security.AdminToken
 	srv := httptest.NewUnstartedServer(b.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln
@@ -137,7 +141,7 @@ func (d *demoBroker) connectDemo(t *testing.T, schedule, decision string) *url.U
 // access token expires the broker refreshes it (the refresh token rotates)
 // without the app noticing. Deny lands with error=reject.
 func TestDemoConnectProxyRefresh(t *testing.T) {
-	d := newDemoBroker(t)
+	d := newDemoBroker(t, nil)
 	got := d.connectDemo(t, "demo-schedule", "allow")
 	conn := got.Query().Get("connectionId")
 	if got.Path != "/demo/app" || conn == "" {

@@ -148,7 +148,9 @@ type Token struct {
 
 // AuthSession is the server side of one OAuth connect flow. It is created by
 // POST /v1/connect/oauth, bound to a browser by /oauth/start and consumed
-// exactly once by the callback.
+// exactly once by the callback. A hosted connect page (POST
+// /v1/connect/sessions) is an AuthSession too, without a ProviderID: the end
+// user picks one, and its Scopes hold the ids of the providers it offers.
 type AuthSession struct {
 	ID           string
 	AppID        string
