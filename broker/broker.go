@@ -15,6 +15,7 @@ import (
 	"github.com/oauthbroker/broker/broker/api"
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/connect"
+	"github.com/oauthbroker/broker/broker/demo"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
@@ -47,6 +48,7 @@ type Broker struct {
 	tokens    *tokens.Manager
 	webhooks  *webhooks.Worker
 	auth      *middleware.Authenticator
+	demo      *demo.Server // nil unless demo: true
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -56,12 +58,6 @@ type Broker struct {
 // PrepareSecrets). It migrates the store and refuses a schema newer than
 // this binary knows. Background loops run until Close.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error) {
-	if cfg.Demo {
-		// The key is part of the config contract; the built-in demo
-		// provider behind it is not in this build yet. Saying so beats
-		// serving without what the operator asked for.
-		return nil, errors.New("broker: demo: the built-in demo provider is not available in this version; set demo: false")
-	}
 	b := &Broker{cfg: cfg, logger: opts.Logger, store: opts.Store}
 	if b.logger == nil {
 		b.logger = slog.Default()
@@ -105,6 +101,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	if hc == nil {
 		hc = providers.NewHTTPClient(cfg.Proxy.Timeout.D())
 	}
+	var proxyTransport http.RoundTripper
+	if cfg.Demo {
+		reg, hc, proxyTransport = b.withDemo(cfg, now, reg, hc)
+	}
 	b.tokens, err = tokens.New(tokens.Options{
 		Store: b.store, Keys: keys, Providers: reg, HTTPClient: hc,
 		CacheSize: cfg.Cache.Tokens, ExpiryMargin: cfg.Cache.ExpiryMargin.D(),
@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	px := proxy.New(proxy.Options{
 		Creds: b.tokens, Timeout: cfg.Proxy.Timeout.D(), ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.D(),
 		MaxRequestBody: int64(cfg.Proxy.MaxRequestBody), RetryBodyLimit: int64(cfg.Proxy.RetryBodyLimit), Logger: b.logger,
+		Transport: proxyTransport,
 	})
 	b.deps = api.Deps{
 		Config: cfg, Store: b.store, Logger: b.logger, Now: now,
@@ -170,6 +171,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 func (b *Broker) Mount(r gin.IRouter) {
 	g := r.Group("", middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
 	api.Register(g, b.deps)
+	b.mountDemo(g)
 }
 
 // Handler is the broker's whole HTTP API.
