@@ -20,6 +20,7 @@ import (
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
@@ -45,6 +46,7 @@ type Broker struct {
 	engine    *gin.Engine
 	deps      api.Deps
 	tokens    *tokens.Manager
+	webhooks  *webhooks.Worker
 	auth      *middleware.Authenticator
 	demo      *demo.Server // nil unless demo: true
 
@@ -116,10 +118,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		AdminToken: cfg.Security.AdminToken, AdminReadToken: cfg.Security.AdminReadToken,
 		AppRate: cfg.Security.RateLimits.App, AppBurst: cfg.Security.RateLimits.Burst,
 	})
-	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg, OnChange: func(appID string) {
-		b.auth.Purge(appID)
-		b.tokens.Invalidate(store.Change{Kind: store.ChangeApp, ID: appID})
-	}})
+	wh := cfg.Webhooks
+	b.webhooks = webhooks.New(webhooks.Options{
+		Store: b.store, Keys: keys, Now: now, Logger: b.logger,
+		Timeout: wh.Timeout.D(), Concurrency: wh.Concurrency, PollInterval: wh.PollInterval.D(),
+		Retention: wh.Retention.D(), FailedRetention: wh.FailedRetention.D(),
+		AllowLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
+	})
+	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg,
+		WebhookSecretGrace: wh.SecretGrace.D(), AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
+		OnChange: func(appID string) {
+			b.auth.Purge(appID)
+			b.tokens.Invalidate(store.Change{Kind: store.ChangeApp, ID: appID})
+		}})
 	conn := connect.New(connect.Options{
 		Store: b.store, Tokens: b.tokens, Providers: reg, State: signer,
 		PublicURL: cfg.Server.PublicURL, HTTPClient: hc, Now: now, Logger: b.logger,
@@ -133,6 +144,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	b.deps = api.Deps{
 		Config: cfg, Store: b.store, Logger: b.logger, Now: now,
 		Auth: b.auth, Apps: appSvc, Tokens: b.tokens, Providers: reg, Connect: conn, Proxy: px,
+		Webhooks: b.webhooks,
 	}
 	gin.SetMode(gin.ReleaseMode)
 	b.engine = gin.New()
@@ -188,6 +200,8 @@ func (b *Broker) startBackground(ctx context.Context, cfg *config.Config) {
 			}
 		})
 	}
+	// Every replica delivers: claims are exclusive in the store.
+	b.goLoop(func() { b.webhooks.Run(ctx) })
 	if cfg.Refresh.KeepAlive.Enabled {
 		b.goLoop(func() {
 			b.tokens.RunKeepAlive(ctx, cfg.Refresh.KeepAlive.Interval.D(), cfg.Refresh.KeepAlive.IdleAfter.D())

@@ -10,6 +10,7 @@ import (
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -28,6 +29,9 @@ type Options struct {
 	// for; nil refuses every PutProvider.
 	Providers *providers.Registry
 	Now       func() time.Time
+	// AllowInsecureLoopback lets webhookUrl be plain http to loopback
+	// (server.allowInsecureLoopback); otherwise it must be https.
+	AllowInsecureLoopback bool
 	// WebhookSecretGrace is how long a rotated-out webhook secret keeps
 	// signing beside the new one (webhooks.secretGrace); 0 = not at all.
 	WebhookSecretGrace time.Duration
@@ -45,6 +49,7 @@ type Service struct {
 	now       func() time.Time
 	onChange  func(string)
 	grace     time.Duration
+	loopback  bool
 }
 
 // New returns a Service. It panics without a Store or Keys: that is a
@@ -54,7 +59,7 @@ func New(o Options) *Service {
 		panic("apps: Options.Store and Options.Keys are required")
 	}
 	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange,
-		grace: o.WebhookSecretGrace}
+		grace: o.WebhookSecretGrace, loopback: o.AllowInsecureLoopback}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -70,6 +75,9 @@ func New(o Options) *Service {
 func (s *Service) Create(ctx context.Context, in AppInput) (app model.App, secret, webhookSecret string, err error) {
 	var a model.App
 	if err := apply(&a, in, UpdatablePaths); err != nil {
+		return model.App{}, "", "", err
+	}
+	if err := s.checkWebhookURL(a.WebhookURL); err != nil {
 		return model.App{}, "", "", err
 	}
 	if len(a.Permissions) == 0 {
@@ -148,6 +156,9 @@ func (s *Service) Update(ctx context.Context, id string, in AppInput, mask []str
 	// whether or not the app exists.
 	var probe model.App
 	if err := apply(&probe, in, mask); err != nil {
+		return model.App{}, err
+	}
+	if err := s.checkWebhookURL(probe.WebhookURL); err != nil {
 		return model.App{}, err
 	}
 	now := s.now().UTC()
@@ -234,6 +245,19 @@ func (s *Service) WebhookSecret(a model.App) (string, error) {
 		return "", fmt.Errorf("apps: decrypting the webhook secret of %s: %w", a.ID, err)
 	}
 	return string(pt), nil
+}
+
+// checkWebhookURL adds what delivery needs to the URL checks of apply:
+// https, or plain http to loopback only when the operator allowed it
+// (docs/webhooks.md). Addresses are checked again when dialling.
+func (s *Service) checkWebhookURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if msg := webhooks.CheckURL(raw, s.loopback); msg != "" {
+		return model.Invalid(field(PathWebhookURL), "%s %s", shown(raw), msg)
+	}
+	return nil
 }
 
 func isUpdatable(p string) bool {

@@ -68,6 +68,9 @@ type Connections interface {
 	// the id to use when the connection is new. It returns the stored
 	// connection and whether it was created.
 	UpsertConnection(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error)) (model.Connection, bool, error)
+	// UpsertConnectionWithEvent is UpsertConnection that also writes the
+	// webhook event ev returns into the outbox, in the same transaction.
+	UpsertConnectionWithEvent(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error), ev ConnectionEvent) (model.Connection, bool, error)
 	// GetConnection returns the connection only if it belongs to appID; a
 	// foreign connection is model.ErrNotFound, like a missing one.
 	GetConnection(ctx context.Context, appID, id string) (model.Connection, error)
@@ -77,9 +80,20 @@ type Connections interface {
 	ListConnections(ctx context.Context, f ConnectionFilter) ([]model.Connection, error)
 	// UpdateConnection is compare-and-swap on Version, like UpdateApp.
 	UpdateConnection(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error)) (model.Connection, error)
+	// UpdateConnectionWithEvent is UpdateConnection that also writes the
+	// webhook event ev returns into the outbox, in the same transaction.
+	UpdateConnectionWithEvent(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error), ev ConnectionEvent) (model.Connection, error)
 	// DeleteConnection removes the row entirely (used by tests and cleanup).
 	DeleteConnection(ctx context.Context, id string) error
 }
+
+// ConnectionEvent decides the webhook event a connection change reports:
+// prev is the row before the change (nil when it is created), next the row
+// as written. ok false writes no event. It runs inside the transaction, so
+// the event is stored exactly when the change is: a crash cannot keep one
+// without the other, and events of one connection take its row lock in turn,
+// so they are queued in the order of the changes.
+type ConnectionEvent func(prev *model.Connection, next model.Connection) (e model.WebhookEvent, ok bool)
 
 // ConnectionFilter selects connections. Results are ordered by id; paging is
 // by cursor: After is the last id of the previous page.

@@ -14,6 +14,7 @@ var outboxTests = []test{
 	{"ClaimCompleteRetryFail", testOutbox},
 	{"ConnectionOrder", testOutboxOrder},
 	{"ListRedeliverPrune", testOutboxLog},
+	{"ConnectionEventsShareTheChangesTransaction", testConnectionEvents},
 	{"AppWebhookStateRoundTrips", func(t *testing.T, s store.Store) {
 		createApp(t, s, "app_a")
 		got, err := s.UpdateApp(t.Context(), "app_a", func(a model.App) (model.App, error) {
@@ -239,4 +240,65 @@ func testOutboxLog(t *testing.T, s store.Store) {
 	must(t, err, "PruneWebhooks")
 	equal(t, n, 2, "pruned (whk_0 delivered, whk_3 failed before the cut)")
 	equal(t, eventIDs(list(store.WebhookFilter{})), []string{"whk_4", "whk_2", "whk_1"}, "after pruning")
+}
+
+// A connection change and the event reporting it are written together or
+// not at all.
+func testConnectionEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ev := func(id string) store.ConnectionEvent {
+		return func(prev *model.Connection, next model.Connection) (model.WebhookEvent, bool) {
+			typ := model.EventConnectionReconnected
+			if prev == nil {
+				typ = model.EventConnectionCreated
+			}
+			e := model.NewConnectionEvent(typ, next, base)
+			e.ID = id
+			return e, true
+		}
+	}
+	c := newConn("con_1", "app_a", "sched", "acct")
+	got, created, err := s.UpsertConnectionWithEvent(ctx, c, seal, ev("whk_created"))
+	must(t, err, "UpsertConnectionWithEvent")
+	if !created {
+		t.Fatal("not created")
+	}
+	e, err := s.GetWebhook(ctx, "app_a", "whk_created")
+	must(t, err, "GetWebhook")
+	if e.Type != model.EventConnectionCreated || e.ConnectionID != got.ID || e.Status != model.DeliveryPending {
+		t.Fatalf("event %+v", e)
+	}
+	// prev is the row as it was: the callback sees the old status.
+	var sawPrev model.ConnectionStatus
+	_, err = s.UpdateConnectionWithEvent(ctx, got.ID, func(cur model.Connection) (model.Connection, error) {
+		cur.Status = model.StatusNeedsReauth
+		return cur, nil
+	}, func(prev *model.Connection, next model.Connection) (model.WebhookEvent, bool) {
+		sawPrev = prev.Status
+		return model.WebhookEvent{}, false // no event
+	})
+	must(t, err, "UpdateConnectionWithEvent")
+	equal(t, sawPrev, model.StatusConnected, "prev status seen by the event callback")
+
+	// An event that cannot be written (its id is taken) rolls the change back.
+	_, err = s.UpdateConnectionWithEvent(ctx, got.ID, func(cur model.Connection) (model.Connection, error) {
+		cur.Status = model.StatusDisconnected
+		return cur, nil
+	}, ev("whk_created"))
+	wantErr(t, err, model.ErrConflict, "UpdateConnectionWithEvent with an event that cannot be stored")
+	after, err := s.GetConnectionByID(ctx, got.ID)
+	must(t, err, "GetConnectionByID")
+	equal(t, after.Status, model.StatusNeedsReauth, "status after the rolled-back change")
+	again := newConn("con_other_id", "app_a", "sched", "acct")
+	_, _, err = s.UpsertConnectionWithEvent(ctx, again, seal, ev("whk_created"))
+	wantErr(t, err, model.ErrConflict, "UpsertConnectionWithEvent with an event that cannot be stored")
+	after, err = s.GetConnectionByID(ctx, got.ID)
+	must(t, err, "GetConnectionByID")
+	equal(t, after.Status, model.StatusNeedsReauth, "status after the rolled-back upsert")
+
+	_, _, err = s.UpsertConnectionWithEvent(ctx, again, seal, ev("whk_reconnected"))
+	must(t, err, "UpsertConnectionWithEvent")
+	list, err := s.ListWebhooks(ctx, store.WebhookFilter{AppID: "app_a"})
+	must(t, err, "ListWebhooks")
+	equal(t, eventIDs(list), []string{"whk_reconnected", "whk_created"}, "events written")
 }
