@@ -62,7 +62,7 @@ func urlFields(s *Spec) []urlField {
 	}
 }
 
-// checkURLs enforces SECURITY.md 17: https only, plain http to loopback only
+// checkURLs enforces docs/security.md §17: https only, plain http to loopback only
 // when the server allows it.
 func (c *checker) checkURLs(s *Spec, opts ResolveOptions) {
 	for _, f := range urlFields(s) {
