@@ -15,10 +15,12 @@ import (
 	"github.com/oauthbroker/broker/broker/api"
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/connect"
+	"github.com/oauthbroker/broker/broker/demo"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
@@ -44,7 +46,9 @@ type Broker struct {
 	engine    *gin.Engine
 	deps      api.Deps
 	tokens    *tokens.Manager
+	webhooks  *webhooks.Worker
 	auth      *middleware.Authenticator
+	demo      *demo.Server // nil unless demo: true
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -54,12 +58,6 @@ type Broker struct {
 // PrepareSecrets). It migrates the store and refuses a schema newer than
 // this binary knows. Background loops run until Close.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error) {
-	if cfg.Demo {
-		// The key is part of the config contract; the built-in demo
-		// provider behind it is not in this build yet. Saying so beats
-		// serving without what the operator asked for.
-		return nil, errors.New("broker: demo: the built-in demo provider is not available in this version; set demo: false")
-	}
 	b := &Broker{cfg: cfg, logger: opts.Logger, store: opts.Store}
 	if b.logger == nil {
 		b.logger = slog.Default()
@@ -103,6 +101,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	if hc == nil {
 		hc = providers.NewHTTPClient(cfg.Proxy.Timeout.D())
 	}
+	var proxyTransport http.RoundTripper
+	if cfg.Demo {
+		reg, hc, proxyTransport = b.withDemo(cfg, now, reg, hc)
+	}
 	b.tokens, err = tokens.New(tokens.Options{
 		Store: b.store, Keys: keys, Providers: reg, HTTPClient: hc,
 		CacheSize: cfg.Cache.Tokens, ExpiryMargin: cfg.Cache.ExpiryMargin.D(),
@@ -116,21 +118,33 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		AdminToken: cfg.Security.AdminToken, AdminReadToken: cfg.Security.AdminReadToken,
 		AppRate: cfg.Security.RateLimits.App, AppBurst: cfg.Security.RateLimits.Burst,
 	})
-	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg, OnChange: func(appID string) {
-		b.auth.Purge(appID)
-		b.tokens.Invalidate(store.Change{Kind: store.ChangeApp, ID: appID})
-	}})
+	wh := cfg.Webhooks
+	b.webhooks = webhooks.New(webhooks.Options{
+		Store: b.store, Keys: keys, Now: now, Logger: b.logger,
+		Timeout: wh.Timeout.D(), Concurrency: wh.Concurrency, PollInterval: wh.PollInterval.D(),
+		Retention: wh.Retention.D(), FailedRetention: wh.FailedRetention.D(),
+		AllowLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
+	})
+	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg,
+		WebhookSecretGrace: wh.SecretGrace.D(), AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
+		OnChange: func(appID string) {
+			b.auth.Purge(appID)
+			b.tokens.Invalidate(store.Change{Kind: store.ChangeApp, ID: appID})
+		}})
 	conn := connect.New(connect.Options{
 		Store: b.store, Tokens: b.tokens, Providers: reg, State: signer,
 		PublicURL: cfg.Server.PublicURL, HTTPClient: hc, Now: now, Logger: b.logger,
+		AllowLoopbackLogos: cfg.Server.AllowInsecureLoopback,
 	})
 	px := proxy.New(proxy.Options{
 		Creds: b.tokens, Timeout: cfg.Proxy.Timeout.D(), ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.D(),
 		MaxRequestBody: int64(cfg.Proxy.MaxRequestBody), RetryBodyLimit: int64(cfg.Proxy.RetryBodyLimit), Logger: b.logger,
+		Transport: proxyTransport,
 	})
 	b.deps = api.Deps{
 		Config: cfg, Store: b.store, Logger: b.logger, Now: now,
 		Auth: b.auth, Apps: appSvc, Tokens: b.tokens, Providers: reg, Connect: conn, Proxy: px,
+		Webhooks: b.webhooks,
 	}
 	gin.SetMode(gin.ReleaseMode)
 	b.engine = gin.New()
@@ -158,6 +172,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 func (b *Broker) Mount(r gin.IRouter) {
 	g := r.Group("", middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
 	api.Register(g, b.deps)
+	b.mountDemo(g)
 }
 
 // Handler is the broker's whole HTTP API.
@@ -185,6 +200,8 @@ func (b *Broker) startBackground(ctx context.Context, cfg *config.Config) {
 			}
 		})
 	}
+	// Every replica delivers: claims are exclusive in the store.
+	b.goLoop(func() { b.webhooks.Run(ctx) })
 	if cfg.Refresh.KeepAlive.Enabled {
 		b.goLoop(func() {
 			b.tokens.RunKeepAlive(ctx, cfg.Refresh.KeepAlive.Interval.D(), cfg.Refresh.KeepAlive.IdleAfter.D())

@@ -81,17 +81,25 @@ func RotateKeys(ctx context.Context, st store.Store, ring *secrets.KeyRing, batc
 		if err != nil {
 			return n, fmt.Errorf("broker: rotate: list apps: %w", err)
 		}
+		// The secret a webhook-secret rotation replaced still signs during
+		// its grace: it is re-sealed too.
+		stale := func(ct []byte) bool { return len(ct) > 0 && ring.NeedsRotation(ct) }
 		for _, a := range apps {
-			if len(a.WebhookSecret) == 0 || !ring.NeedsRotation(a.WebhookSecret) {
+			if !stale(a.WebhookSecret) && !stale(a.WebhookSecretPrev) {
 				continue
 			}
 			_, err := st.UpdateApp(ctx, a.ID, func(cur model.App) (model.App, error) {
-				if len(cur.WebhookSecret) == 0 || !ring.NeedsRotation(cur.WebhookSecret) {
-					return cur, nil
+				for _, p := range []*[]byte{&cur.WebhookSecret, &cur.WebhookSecretPrev} {
+					if !stale(*p) {
+						continue
+					}
+					ct, err := reseal(ring, *p, model.WebhookSecretAAD(cur.ID))
+					if err != nil {
+						return cur, err
+					}
+					*p = ct
 				}
-				ct, err := reseal(ring, cur.WebhookSecret, model.WebhookSecretAAD(cur.ID))
-				cur.WebhookSecret = ct
-				return cur, err
+				return cur, nil
 			})
 			if err != nil {
 				return n, fmt.Errorf("broker: rotate: app %s: %w", a.ID, err)

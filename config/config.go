@@ -17,6 +17,7 @@ type Config struct {
 	Refresh   Refresh                   `yaml:"refresh"`
 	Log       Log                       `yaml:"log"`
 	Telemetry Telemetry                 `yaml:"telemetry"`
+	Webhooks  Webhooks                  `yaml:"webhooks"`
 	Demo      bool                      `yaml:"demo"`
 	Providers map[string]providers.Spec `yaml:"providers"`
 }
@@ -117,6 +118,23 @@ type Telemetry struct {
 type OTLP struct {
 	Endpoint string `yaml:"endpoint"`
 	Protocol string `yaml:"protocol"` // grpc | http
+}
+
+// Webhooks configures webhook delivery (docs/webhooks.md).
+type Webhooks struct {
+	// Timeout bounds one delivery attempt, from dialling to the answer.
+	Timeout Duration `yaml:"timeout"`
+	// Concurrency is how many deliveries each replica has in flight.
+	Concurrency int `yaml:"concurrency"`
+	// PollInterval is how often each replica reads the outbox when idle.
+	PollInterval Duration `yaml:"pollInterval"`
+	// SecretGrace is how long a rotated-out signing secret keeps signing
+	// beside the new one; 0 = it stops at once.
+	SecretGrace Duration `yaml:"secretGrace"`
+	// Retention: delivered events are deleted this long after delivery;
+	// FailedRetention: failed ones this long after failing. 0 = kept.
+	Retention       Duration `yaml:"retention"`
+	FailedRetention Duration `yaml:"failedRetention"`
 }
 
 // Duration is a time.Duration written as "20s", "1h", "720h".

@@ -21,40 +21,46 @@ const (
 // Defaults: every value of docs/configuration.md. Default() applies them;
 // a key missing from broker.yaml keeps its default.
 const (
-	DefaultListen                = "127.0.0.1:8080"
-	DefaultPublicURL             = "http://localhost:8080"
-	DefaultDataDir               = "./data"
-	DefaultShutdownGrace         = 20 * time.Second
-	DefaultReadHeaderTimeout     = 5 * time.Second
-	DefaultReadTimeout           = 60 * time.Second
-	DefaultWriteTimeout          = 120 * time.Second
-	DefaultIdleTimeout           = 120 * time.Second
-	DefaultMaxHeaderBytes        = 64 << 10
-	DefaultStoreDriver           = DriverSQLite
-	DefaultSQLiteFile            = "broker.db" // inside server.dataDir when store.dsn is empty
-	DefaultMaxConns              = 20
-	DefaultStateKeyID            = "s1"
-	DefaultEncryptionKeyID       = "e1"
-	DefaultAppRate               = 0 // requests per second per app; 0 = no limit
-	DefaultAppBurst              = 0
-	DefaultBrowserRateEvents     = 10 // browser: 10/s per client address
-	DefaultBrowserRatePer        = time.Second
-	DefaultCacheTokens           = 10000
-	DefaultCacheApps             = 1000
-	DefaultExpiryMargin          = 60 * time.Second
-	DefaultProxyTimeout          = 30 * time.Second
-	DefaultResponseHeaderTimeout = 10 * time.Second
-	DefaultMaxRequestBody        = 100 << 20
-	DefaultRetryBodyLimit        = 1 << 20
-	DefaultKeepAliveEnabled      = true
-	DefaultKeepAliveInterval     = time.Hour
-	DefaultKeepAliveIdleAfter    = 720 * time.Hour
-	DefaultRefreshLeaseTTL       = 30 * time.Second
-	DefaultLogLevel              = "info"
-	DefaultLogFormat             = "text"
-	DefaultOTLPProtocol          = "grpc"
-	DefaultPrometheus            = true
-	DefaultDemo                  = false
+	DefaultListen                 = "127.0.0.1:8080"
+	DefaultPublicURL              = "http://localhost:8080"
+	DefaultDataDir                = "./data"
+	DefaultShutdownGrace          = 20 * time.Second
+	DefaultReadHeaderTimeout      = 5 * time.Second
+	DefaultReadTimeout            = 60 * time.Second
+	DefaultWriteTimeout           = 120 * time.Second
+	DefaultIdleTimeout            = 120 * time.Second
+	DefaultMaxHeaderBytes         = 64 << 10
+	DefaultStoreDriver            = DriverSQLite
+	DefaultSQLiteFile             = "broker.db" // inside server.dataDir when store.dsn is empty
+	DefaultMaxConns               = 20
+	DefaultStateKeyID             = "s1"
+	DefaultEncryptionKeyID        = "e1"
+	DefaultAppRate                = 0 // requests per second per app; 0 = no limit
+	DefaultAppBurst               = 0
+	DefaultBrowserRateEvents      = 10 // browser: 10/s per client address
+	DefaultBrowserRatePer         = time.Second
+	DefaultCacheTokens            = 10000
+	DefaultCacheApps              = 1000
+	DefaultExpiryMargin           = 60 * time.Second
+	DefaultProxyTimeout           = 30 * time.Second
+	DefaultResponseHeaderTimeout  = 10 * time.Second
+	DefaultMaxRequestBody         = 100 << 20
+	DefaultRetryBodyLimit         = 1 << 20
+	DefaultKeepAliveEnabled       = true
+	DefaultKeepAliveInterval      = time.Hour
+	DefaultKeepAliveIdleAfter     = 720 * time.Hour
+	DefaultRefreshLeaseTTL        = 30 * time.Second
+	DefaultLogLevel               = "info"
+	DefaultLogFormat              = "text"
+	DefaultOTLPProtocol           = "grpc"
+	DefaultPrometheus             = true
+	DefaultDemo                   = false
+	DefaultWebhookTimeout         = 10 * time.Second
+	DefaultWebhookConcurrency     = 8
+	DefaultWebhookPollInterval    = time.Second
+	DefaultWebhookSecretGrace     = 24 * time.Hour
+	DefaultWebhookRetention       = 7 * 24 * time.Hour
+	DefaultWebhookFailedRetention = 30 * 24 * time.Hour
 )
 
 // Default returns a Config holding every default. With its empty keys and
@@ -101,7 +107,15 @@ func Default() *Config {
 		}, LeaseTTL: Duration(DefaultRefreshLeaseTTL)},
 		Log:       Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Telemetry: Telemetry{OTLP: OTLP{Protocol: DefaultOTLPProtocol}, Prometheus: DefaultPrometheus},
-		Demo:      DefaultDemo,
+		Webhooks: Webhooks{
+			Timeout:         Duration(DefaultWebhookTimeout),
+			Concurrency:     DefaultWebhookConcurrency,
+			PollInterval:    Duration(DefaultWebhookPollInterval),
+			SecretGrace:     Duration(DefaultWebhookSecretGrace),
+			Retention:       Duration(DefaultWebhookRetention),
+			FailedRetention: Duration(DefaultWebhookFailedRetention),
+		},
+		Demo: DefaultDemo,
 	}
 }
 

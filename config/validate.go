@@ -34,6 +34,7 @@ func (c *Config) Validate() error {
 	c.validateStore(&v)
 	c.validateSecurity(&v)
 	c.validateRest(&v)
+	c.validateWebhooks(&v)
 	c.validateProviders(&v)
 	if len(v) == 0 {
 		return nil
@@ -268,6 +269,24 @@ func (c *Config) validateRest(v *ValidationErrors) {
 	case "grpc", "http":
 	default:
 		v.add("telemetry.otlp.protocol", "must be grpc or http")
+	}
+}
+
+// MaxWebhookConcurrency bounds webhooks.concurrency.
+const MaxWebhookConcurrency = 256
+
+func (c *Config) validateWebhooks(v *ValidationErrors) {
+	w := c.Webhooks
+	positive(v, "webhooks.timeout", w.Timeout)
+	positive(v, "webhooks.pollInterval", w.PollInterval)
+	if w.Concurrency < 1 || w.Concurrency > MaxWebhookConcurrency {
+		v.add("webhooks.concurrency", fmt.Sprintf("must be 1 to %d", MaxWebhookConcurrency))
+	}
+	for path, d := range map[string]Duration{"webhooks.secretGrace": w.SecretGrace,
+		"webhooks.retention": w.Retention, "webhooks.failedRetention": w.FailedRetention} {
+		if d < 0 {
+			v.add(path, "must not be negative")
+		}
 	}
 }
 

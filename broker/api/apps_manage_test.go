@@ -232,7 +232,7 @@ func TestRotateWebhookSecret(t *testing.T) {
 	c := h.create(map[string]any{"name": "Hooked"})
 	r := h.admin("POST", "/v1/apps/"+c.ID+"/webhook-secret", nil)
 	fresh, _ := r.json(t)["webhookSecret"].(string)
-	if r.status != http.StatusOK || !strings.HasPrefix(fresh, "whs_") || fresh == c.WebhookSecret {
+	if r.status != http.StatusOK || !strings.HasPrefix(fresh, "whsec_") || fresh == c.WebhookSecret {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 	a, err := h.svc.Get(context.Background(), c.ID)

@@ -220,7 +220,7 @@ func TestCreateApp(t *testing.T) {
 	app := m["app"].(map[string]any)
 	secret, _ := m["clientSecret"].(string)
 	wh, _ := m["webhookSecret"].(string)
-	if !strings.HasPrefix(app["id"].(string), "app_") || !strings.HasPrefix(secret, "bks_") || !strings.HasPrefix(wh, "whs_") {
+	if !strings.HasPrefix(app["id"].(string), "app_") || !strings.HasPrefix(secret, "bks_") || !strings.HasPrefix(wh, "whsec_") {
 		t.Fatalf("id/secrets not in their formats: %s", r.body)
 	}
 	if got := fmt.Sprint(app["allowedDomains"]); got != "[booking.example.com xn--bcher-kva.de]" {

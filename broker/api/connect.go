@@ -12,8 +12,9 @@ import (
 )
 
 // registerConnect mounts the connect flows: the app-facing POST
-// /v1/connect/{oauth,code,credentials} (CONNECTIONS_MANAGE) and the public
-// browser pages GET /oauth/start/{sessionId} and GET /oauth/callback,
+// /v1/connect/{oauth,code,credentials,sessions} (CONNECTIONS_MANAGE) and the
+// public browser pages GET /oauth/start/{sessionId}, GET /oauth/callback and
+// the hosted connect page GET and POST /connect/{sessionId},
 // limited per client address (security.rateLimits.browser).
 func registerConnect(r gin.IRouter, d Deps) {
 	if d.Connect == nil || d.Auth == nil {
@@ -24,6 +25,7 @@ func registerConnect(r gin.IRouter, d Deps) {
 	r.POST("/v1/connect/oauth", append(manage, h.oauth)...)
 	r.POST("/v1/connect/code", append(manage, h.code)...)
 	r.POST("/v1/connect/credentials", append(manage, h.credentials)...)
+	r.POST("/v1/connect/sessions", append(manage, h.sessions)...)
 
 	var rps float64
 	var burst int
@@ -38,6 +40,40 @@ func registerConnect(r gin.IRouter, d Deps) {
 	r.GET("/oauth/callback", browser, func(c *gin.Context) {
 		d.Connect.Callback(c.Writer, c.Request)
 	})
+	r.GET("/connect/:sessionId", browser, func(c *gin.Context) {
+		d.Connect.Page(c.Writer, c.Request, c.Param("sessionId"))
+	})
+	r.POST("/connect/:sessionId", browser, func(c *gin.Context) {
+		d.Connect.PagePost(c.Writer, c.Request, c.Param("sessionId"))
+	})
+}
+
+type sessionsBody struct {
+	ScheduleID  string   `json:"scheduleId"`
+	RedirectURL string   `json:"redirectUrl"`
+	Providers   []string `json:"providers"`
+	AppState    string   `json:"appState"`
+}
+
+type sessionsAnswer struct {
+	ConnectURL string    `json:"connectUrl"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+}
+
+func (h connectHandler) sessions(c *gin.Context) {
+	var b sessionsBody
+	if err := decodeJSON(c, &b, maxConnectBody); err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	out, err := h.svc.StartPage(c.Request.Context(), middleware.AppFrom(c), connect.PageRequest{
+		ScheduleID: b.ScheduleID, RedirectURL: b.RedirectURL, Providers: b.Providers, AppState: b.AppState,
+	})
+	if err != nil {
+		middleware.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, sessionsAnswer{ConnectURL: out.ConnectURL, ExpiresAt: out.ExpiresAt.UTC()})
 }
 
 type connectHandler struct{ svc *connect.Service }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,37 +30,11 @@ func registerConnections(r gin.IRouter, d Deps) {
 
 type connectionsHandler struct{ svc *connect.Service }
 
-// connectionJSON is a connection as an app sees it: never a token, never
-// the account id (a hash for credentials connections, useless to an app).
-type connectionJSON struct {
-	ID              string      `json:"id"`
-	ProviderID      string      `json:"providerId"`
-	ScheduleID      string      `json:"scheduleId"`
-	Status          string      `json:"status"`
-	Account         accountJSON `json:"account"`
-	Scopes          []string    `json:"scopes"`
-	CreatedAt       time.Time   `json:"createdAt"`
-	LastRefreshedAt *time.Time  `json:"lastRefreshedAt"`
-	LastError       string      `json:"lastError,omitempty"`
-}
+// connectionJSON is a connection as an app sees it; webhook bodies carry
+// the same object (model.ToConnectionJSON).
+type connectionJSON = model.ConnectionJSON
 
-type accountJSON struct {
-	Email string `json:"email"`
-	Name  string `json:"name"`
-}
-
-func toConnectionJSON(c model.Connection) connectionJSON {
-	j := connectionJSON{
-		ID: c.ID, ProviderID: c.ProviderID, ScheduleID: c.ScheduleID, Status: string(c.Status),
-		Account: accountJSON{Email: c.AccountEmail, Name: c.AccountName},
-		Scopes:  nonNil(c.Scopes), CreatedAt: c.CreatedAt.UTC(), LastError: c.LastError,
-	}
-	if !c.LastRefreshedAt.IsZero() {
-		t := c.LastRefreshedAt.UTC()
-		j.LastRefreshedAt = &t
-	}
-	return j
-}
+func toConnectionJSON(c model.Connection) connectionJSON { return model.ToConnectionJSON(c) }
 
 // listQuery are the parameters GET /v1/connections knows; any other is
 // refused, as an unknown JSON field is.

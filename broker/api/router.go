@@ -11,6 +11,7 @@ import (
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
@@ -29,6 +30,7 @@ type Deps struct {
 	Connect   *connect.Service
 	Providers *providers.Registry
 	Tokens    *tokens.Manager
+	Webhooks  *webhooks.Worker
 }
 
 // Register mounts every route of the HTTP API on r.
@@ -45,4 +47,5 @@ func Register(r gin.IRouter, d Deps) {
 	registerConnect(r, d)
 	registerConnections(r, d)
 	registerProxy(r, d)
+	registerWebhooks(r, d)
 }

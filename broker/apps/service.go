@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -27,6 +29,12 @@ type Options struct {
 	// for; nil refuses every PutProvider.
 	Providers *providers.Registry
 	Now       func() time.Time
+	// AllowInsecureLoopback lets webhookUrl be plain http to loopback
+	// (server.allowInsecureLoopback); otherwise it must be https.
+	AllowInsecureLoopback bool
+	// WebhookSecretGrace is how long a rotated-out webhook secret keeps
+	// signing beside the new one (webhooks.secretGrace); 0 = not at all.
+	WebhookSecretGrace time.Duration
 	// OnChange is called after an app was deleted, its secret rotated or its
 	// settings changed, so caches (the authenticator, the token manager) drop
 	// what they hold for it.
@@ -40,6 +48,8 @@ type Service struct {
 	providers *providers.Registry
 	now       func() time.Time
 	onChange  func(string)
+	grace     time.Duration
+	loopback  bool
 }
 
 // New returns a Service. It panics without a Store or Keys: that is a
@@ -48,7 +58,8 @@ func New(o Options) *Service {
 	if o.Store == nil || o.Keys == nil {
 		panic("apps: Options.Store and Options.Keys are required")
 	}
-	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange}
+	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange,
+		grace: o.WebhookSecretGrace, loopback: o.AllowInsecureLoopback}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -64,6 +75,9 @@ func New(o Options) *Service {
 func (s *Service) Create(ctx context.Context, in AppInput) (app model.App, secret, webhookSecret string, err error) {
 	var a model.App
 	if err := apply(&a, in, UpdatablePaths); err != nil {
+		return model.App{}, "", "", err
+	}
+	if err := s.checkWebhookURL(a.WebhookURL); err != nil {
 		return model.App{}, "", "", err
 	}
 	if len(a.Permissions) == 0 {
@@ -144,10 +158,18 @@ func (s *Service) Update(ctx context.Context, id string, in AppInput, mask []str
 	if err := apply(&probe, in, mask); err != nil {
 		return model.App{}, err
 	}
+	if err := s.checkWebhookURL(probe.WebhookURL); err != nil {
+		return model.App{}, err
+	}
 	now := s.now().UTC()
 	a, err := s.store.UpdateApp(ctx, id, func(a model.App) (model.App, error) {
 		if err := apply(&a, in, mask); err != nil {
 			return a, err
+		}
+		if slices.Contains(mask, PathWebhookURL) {
+			// Setting webhookUrl again is how an admin turns webhooks
+			// back on after the receiver answered 410 Gone.
+			a.WebhooksDisabledAt = time.Time{}
 		}
 		a.UpdatedAt = now
 		return a, nil
@@ -190,7 +212,9 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
 }
 
 // RotateWebhookSecret replaces the webhook signing secret and returns the new
-// one.
+// one. The old one keeps signing beside it for the grace period
+// (docs/webhooks.md), so a receiver can switch without refusing deliveries;
+// a second rotation within the grace drops the oldest secret.
 func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (string, error) {
 	secret := secrets.NewWebhookSecret()
 	enc, err := s.keys.Encrypt([]byte(secret), model.WebhookSecretAAD(id))
@@ -199,6 +223,10 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (string, e
 	}
 	now := s.now().UTC()
 	_, err = s.store.UpdateApp(ctx, id, func(a model.App) (model.App, error) {
+		a.WebhookSecretPrev, a.WebhookSecretPrevUntil = nil, time.Time{}
+		if s.grace > 0 && len(a.WebhookSecret) > 0 {
+			a.WebhookSecretPrev, a.WebhookSecretPrevUntil = a.WebhookSecret, now.Add(s.grace)
+		}
 		a.WebhookSecret, a.UpdatedAt = enc, now
 		return a, nil
 	})
@@ -217,6 +245,19 @@ func (s *Service) WebhookSecret(a model.App) (string, error) {
 		return "", fmt.Errorf("apps: decrypting the webhook secret of %s: %w", a.ID, err)
 	}
 	return string(pt), nil
+}
+
+// checkWebhookURL adds what delivery needs to the URL checks of apply:
+// https, or plain http to loopback only when the operator allowed it
+// (docs/webhooks.md). Addresses are checked again when dialling.
+func (s *Service) checkWebhookURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if msg := webhooks.CheckURL(raw, s.loopback); msg != "" {
+		return model.Invalid(field(PathWebhookURL), "%s %s", shown(raw), msg)
+	}
+	return nil
 }
 
 func isUpdatable(p string) bool {

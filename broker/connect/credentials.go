@@ -40,54 +40,78 @@ func (s *Service) ConnectCredentials(ctx context.Context, app *model.App, req Cr
 	if err := checkScheduleID(req.ScheduleID); err != nil {
 		return model.Connection{}, err
 	}
-	c := req.Credentials
-	var tok model.Token
-	var identity string
+	v, err := s.verifyCredentials(ctx, p, req.Credentials)
+	if err != nil {
+		return model.Connection{}, err
+	}
+	return s.saveCredentials(ctx, app.ID, req.ScheduleID, v)
+}
+
+// verified is what verifyCredentials accepted, ready to be stored.
+type verified struct {
+	provider *providers.Provider
+	creds    Credentials
+	tok      model.Token
+	identity string
+}
+
+// verifyCredentials checks what the user typed for p and, when p has a test
+// URL, tries it there: a refusal is invalid_argument on "credentials"
+// wrapping providers.ErrRejected, and nothing is stored either way.
+func (s *Service) verifyCredentials(ctx context.Context, p *providers.Provider, c Credentials) (verified, error) {
+	v := verified{provider: p, creds: c}
 	switch p.Kind {
 	case providers.KindAPIKey:
 		if c.Username != "" || c.Password != "" {
-			return model.Connection{}, model.Invalid("credentials", "provider %q takes an apiKey, not a username and password", p.ID)
+			return v, model.Invalid("credentials", "provider %q takes an apiKey, not a username and password", p.ID)
 		}
 		if err := checkSecret("credentials.apiKey", c.APIKey); err != nil {
-			return model.Connection{}, err
+			return v, err
 		}
-		tok, identity = model.Token{APIKey: c.APIKey}, "apikey:"+c.APIKey
+		v.tok, v.identity = model.Token{APIKey: c.APIKey}, "apikey:"+c.APIKey
 	case providers.KindBasic:
 		if c.APIKey != "" {
-			return model.Connection{}, model.Invalid("credentials", "provider %q takes a username and password, not an apiKey", p.ID)
+			return v, model.Invalid("credentials", "provider %q takes a username and password, not an apiKey", p.ID)
 		}
 		if err := checkText("credentials.username", c.Username, MaxCredentialLen, true); err != nil {
-			return model.Connection{}, err
+			return v, err
 		}
 		if strings.Contains(c.Username, ":") {
 			// HTTP Basic cannot carry it: the first colon ends the user-id.
-			return model.Connection{}, model.Invalid("credentials.username", "must not contain a colon")
+			return v, model.Invalid("credentials.username", "must not contain a colon")
 		}
 		if err := checkSecret("credentials.password", c.Password); err != nil {
-			return model.Connection{}, err
+			return v, err
 		}
-		tok, identity = model.Token{Username: c.Username, Password: c.Password}, "basic:"+c.Username
+		v.tok, v.identity = model.Token{Username: c.Username, Password: c.Password}, "basic:"+c.Username
+	default:
+		return v, model.Invalid("providerId", "provider %q does not connect with credentials", p.ID)
 	}
 	if p.TestURL != "" {
-		switch err := p.Test(ctx, s.hc, tok); {
+		switch err := p.Test(ctx, s.hc, v.tok); {
 		case errors.Is(err, providers.ErrRejected):
-			return model.Connection{}, &model.Error{Code: model.CodeInvalidArgument, Field: "credentials",
+			return v, &model.Error{Code: model.CodeInvalidArgument, Field: "credentials",
 				Message: "the provider rejected these credentials", Err: err}
 		case err != nil:
-			return model.Connection{}, fmt.Errorf("connect: testing credentials at %s: %w", p.ID, errors.Join(model.ErrUpstreamUnavailable, err))
+			return v, fmt.Errorf("connect: testing credentials at %s: %w", p.ID, errors.Join(model.ErrUpstreamUnavailable, err))
 		}
 	}
+	return v, nil
+}
+
+// saveCredentials stores a verified credentials connection.
+func (s *Service) saveCredentials(ctx context.Context, appID, scheduleID string, v verified) (model.Connection, error) {
 	conn := model.Connection{
-		AppID: app.ID, ProviderID: p.ID, ScheduleID: req.ScheduleID,
-		AccountID: credentialAccountID(identity), Scopes: []string{}, ClientSource: model.ClientNone,
+		AppID: appID, ProviderID: v.provider.ID, ScheduleID: scheduleID,
+		AccountID: credentialAccountID(v.identity), Scopes: []string{}, ClientSource: model.ClientNone,
 	}
-	if p.Kind == providers.KindBasic {
-		conn.AccountName = c.Username
-		if strings.Contains(c.Username, "@") {
-			conn.AccountEmail = c.Username
+	if v.provider.Kind == providers.KindBasic {
+		conn.AccountName = v.creds.Username
+		if strings.Contains(v.creds.Username, "@") {
+			conn.AccountEmail = v.creds.Username
 		}
 	}
-	stored, _, err := s.tok.Save(ctx, conn, tok)
+	stored, _, err := s.tok.Save(ctx, conn, v.tok)
 	if err != nil {
 		return model.Connection{}, fmt.Errorf("connect: saving the connection: %w", err)
 	}

@@ -49,8 +49,13 @@ type Options struct {
 	HTTPClient *http.Client
 	// SessionTTL bounds a flow; default DefaultSessionTTL.
 	SessionTTL time.Duration
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// PageTTL bounds a hosted connect page; default DefaultPageTTL.
+	PageTTL time.Duration
+	// AllowLoopbackLogos lets the hosted page fetch an app's logo from a
+	// loopback address (server.allowInsecureLoopback).
+	AllowLoopbackLogos bool
+	Now                func() time.Time
+	Logger             *slog.Logger
 }
 
 // Service runs the connect flows and the per-app connection operations.
@@ -61,12 +66,16 @@ type Service struct {
 	signer   *state.Signer
 	hc       *http.Client
 	ttl      time.Duration
+	pageTTL  time.Duration
 	now      func() time.Time
 	log      *slog.Logger
 	base     string // PublicURL without a trailing slash
 	callback string // {base}/oauth/callback
 	cookie   string // the binding cookie's Path: {base path}/oauth
-	secure   bool   // the binding cookie is Secure when PublicURL is https
+	pagePath string // the hosted pages' path and cookie Path: {base path}/connect
+	origin   string // scheme://host[:port] of PublicURL
+	logos    *logoCache
+	secure   bool // the binding cookie is Secure when PublicURL is https
 }
 
 // New builds a Service.
@@ -77,6 +86,9 @@ func New(o Options) *Service {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = DefaultSessionTTL
 	}
+	if o.PageTTL <= 0 {
+		o.PageTTL = DefaultPageTTL
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -84,15 +96,17 @@ func New(o Options) *Service {
 		o.Logger = slog.Default()
 	}
 	base := strings.TrimSuffix(o.PublicURL, "/")
-	cookiePath := "/oauth"
+	basePath := ""
 	if u, err := url.Parse(base); err == nil {
-		cookiePath = strings.TrimSuffix(u.Path, "/") + "/oauth"
+		basePath = strings.TrimSuffix(u.Path, "/")
 	}
 	return &Service{
 		st: o.Store, tok: o.Tokens, reg: o.Providers, signer: o.State, hc: o.HTTPClient,
-		ttl: o.SessionTTL, now: o.Now, log: o.Logger,
-		base: base, callback: base + "/oauth/callback", cookie: cookiePath,
+		ttl: o.SessionTTL, pageTTL: o.PageTTL, now: o.Now, log: o.Logger,
+		base: base, callback: base + "/oauth/callback", cookie: basePath + "/oauth",
+		pagePath: basePath + "/connect", origin: originOf(base),
 		secure: strings.HasPrefix(strings.ToLower(base), "https://"),
+		logos:  newLogoCache(o.AllowLoopbackLogos, o.Now),
 	}
 }
 

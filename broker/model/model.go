@@ -42,8 +42,16 @@ type App struct {
 	SecretHash []byte
 	// WebhookSecret is the webhook signing secret, encrypted (AAD: WebhookSecretAAD).
 	WebhookSecret []byte
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// WebhookSecretPrev is the secret a rotation replaced, encrypted like
+	// WebhookSecret; deliveries are signed with it too until
+	// WebhookSecretPrevUntil, so a receiver can roll over (docs/webhooks.md).
+	WebhookSecretPrev      []byte
+	WebhookSecretPrevUntil time.Time
+	// WebhooksDisabledAt is set when the receiver answered 410 Gone; no
+	// delivery is attempted until WebhookURL is set again, which clears it.
+	WebhooksDisabledAt time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 	// Version increases with every update; compare-and-swap updates check it.
 	Version int64
 }
@@ -140,7 +148,9 @@ type Token struct {
 
 // AuthSession is the server side of one OAuth connect flow. It is created by
 // POST /v1/connect/oauth, bound to a browser by /oauth/start and consumed
-// exactly once by the callback.
+// exactly once by the callback. A hosted connect page (POST
+// /v1/connect/sessions) is an AuthSession too, without a ProviderID: the end
+// user picks one, and its Scopes hold the ids of the providers it offers.
 type AuthSession struct {
 	ID           string
 	AppID        string
@@ -159,18 +169,39 @@ type AuthSession struct {
 	CreatedAt   time.Time
 }
 
-// WebhookEvent is one entry of the durable webhook outbox.
+// WebhookEvent is one entry of the durable webhook outbox, and the record of
+// its delivery.
 type WebhookEvent struct {
-	ID            string
-	AppID         string
-	Type          string // e.g. connection.needs_reauth
-	Payload       []byte // JSON, never a secret
-	Attempts      int
-	NextAttemptAt time.Time
-	LastError     string
-	DeliveredAt   time.Time
-	CreatedAt     time.Time
+	ID    string // also the webhook-id header: the receiver's idempotency key
+	AppID string
+	// ConnectionID orders delivery: an event waits while an earlier one of
+	// the same connection is pending. Empty (webhook.test) = no ordering.
+	ConnectionID string
+	Type         string // e.g. connection.needs_reauth
+	// Payload is the exact body delivered (WebhookBody as JSON), never a
+	// secret; every attempt sends the same bytes.
+	Payload        []byte
+	Status         DeliveryStatus // "" reads as DeliveryPending on enqueue
+	Attempts       int
+	NextAttemptAt  time.Time
+	LastStatusCode int // of the last attempt; 0 when no HTTP answer came
+	LastError      string
+	DeliveredAt    time.Time
+	FailedAt       time.Time
+	CreatedAt      time.Time
+	// Seq is the store's insertion order (set by the store).
+	Seq int64
 }
+
+// DeliveryStatus is where a webhook event is in its delivery.
+type DeliveryStatus string
+
+// Delivery statuses (the API's lower-case names).
+const (
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliveryDelivered DeliveryStatus = "delivered"
+	DeliveryFailed    DeliveryStatus = "failed"
+)
 
 // Webhook event types.
 const (
@@ -178,6 +209,7 @@ const (
 	EventConnectionReconnected = "connection.reconnected"
 	EventConnectionNeedsReauth = "connection.needs_reauth"
 	EventConnectionDisconnect  = "connection.disconnected"
+	EventWebhookTest           = "webhook.test"
 )
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

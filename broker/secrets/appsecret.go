@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"encoding/base64"
 	"fmt"
 	"strings"
 )
@@ -13,7 +14,7 @@ import (
 // and tell the two kinds apart.
 const (
 	AppSecretPrefix     = "bks_"
-	WebhookSecretPrefix = "whs_"
+	WebhookSecretPrefix = "whsec_" // Standard Webhooks' own prefix
 )
 
 const (
@@ -86,11 +87,19 @@ func VerifyAppSecret(secret string, hash []byte) bool {
 // take). Do not modify it.
 var DummyHash = HashAppSecret("dummy: not a secret " + randomPart())
 
-// NewWebhookSecret returns a webhook signing secret: whs_ and 256 random
-// bits in base32. The broker needs it in clear to sign deliveries, so the
-// caller stores it encrypted with the KeyRing, not hashed.
+// WebhookKeyBytes is the size of a webhook signing key: Standard Webhooks
+// asks for 24 to 64 bytes.
+const WebhookKeyBytes = 32
+
+// NewWebhookSecret returns a webhook signing secret in the Standard Webhooks
+// form: whsec_ and the base64 of 32 random bytes, which every Standard
+// Webhooks library takes as is (docs/webhooks.md). The broker needs it in
+// clear to sign deliveries, so the caller stores it encrypted with the
+// KeyRing, not hashed.
 func NewWebhookSecret() string {
-	return WebhookSecretPrefix + randomPart()
+	b := make([]byte, WebhookKeyBytes)
+	_, _ = rand.Read(b) // never fails; see randomPart
+	return WebhookSecretPrefix + base64.StdEncoding.EncodeToString(b)
 }
 
 // isB32 reports whether s is n characters of lower-case base32.

@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"encoding/base32"
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -102,8 +103,9 @@ func TestNewWebhookSecret(t *testing.T) {
 	if a == b {
 		t.Fatal("two webhook secrets are equal")
 	}
-	if !strings.HasPrefix(a, "whs_") || len(a) != len("whs_")+52 || !isB32(a[4:], 52) {
-		t.Fatalf("webhook secret has the wrong shape (length %d)", len(a))
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(a, "whsec_"))
+	if !strings.HasPrefix(a, "whsec_") || err != nil || len(key) != 32 {
+		t.Fatalf("webhook secret has the wrong shape (length %d): want whsec_ and base64 of 32 bytes", len(a))
 	}
 }
 

@@ -68,6 +68,9 @@ type Connections interface {
 	// the id to use when the connection is new. It returns the stored
 	// connection and whether it was created.
 	UpsertConnection(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error)) (model.Connection, bool, error)
+	// UpsertConnectionWithEvent is UpsertConnection that also writes the
+	// webhook event ev returns into the outbox, in the same transaction.
+	UpsertConnectionWithEvent(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error), ev ConnectionEvent) (model.Connection, bool, error)
 	// GetConnection returns the connection only if it belongs to appID; a
 	// foreign connection is model.ErrNotFound, like a missing one.
 	GetConnection(ctx context.Context, appID, id string) (model.Connection, error)
@@ -77,9 +80,20 @@ type Connections interface {
 	ListConnections(ctx context.Context, f ConnectionFilter) ([]model.Connection, error)
 	// UpdateConnection is compare-and-swap on Version, like UpdateApp.
 	UpdateConnection(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error)) (model.Connection, error)
+	// UpdateConnectionWithEvent is UpdateConnection that also writes the
+	// webhook event ev returns into the outbox, in the same transaction.
+	UpdateConnectionWithEvent(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error), ev ConnectionEvent) (model.Connection, error)
 	// DeleteConnection removes the row entirely (used by tests and cleanup).
 	DeleteConnection(ctx context.Context, id string) error
 }
+
+// ConnectionEvent decides the webhook event a connection change reports:
+// prev is the row before the change (nil when it is created), next the row
+// as written. ok false writes no event. It runs inside the transaction, so
+// the event is stored exactly when the change is: a crash cannot keep one
+// without the other, and events of one connection take its row lock in turn,
+// so they are queued in the order of the changes.
+type ConnectionEvent func(prev *model.Connection, next model.Connection) (e model.WebhookEvent, ok bool)
 
 // ConnectionFilter selects connections. Results are ordered by id; paging is
 // by cursor: After is the last id of the previous page.
@@ -123,17 +137,46 @@ type Leases interface {
 	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
-// Outbox is the durable webhook outbox. Delivery lands in a later issue; the
-// broker already writes events so none is lost.
+// Outbox is the durable webhook outbox and delivery log (broker/webhooks
+// delivers from it; docs/webhooks.md).
 type Outbox interface {
+	// EnqueueWebhook stores a pending event, due at NextAttemptAt (or
+	// CreatedAt, or now), after every event already stored.
 	EnqueueWebhook(ctx context.Context, e model.WebhookEvent) error
-	// ClaimWebhooks returns up to limit undelivered events due at now and
-	// pushes their NextAttemptAt to now+lockFor so no other replica takes them.
+	// ClaimWebhooks returns up to limit pending events due at now, counts
+	// the attempt and pushes their NextAttemptAt to now+lockFor so that no
+	// other replica takes them. An event is not due while an earlier event
+	// of the same connection is pending: delivery keeps per-connection order.
 	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lockFor time.Duration) ([]model.WebhookEvent, error)
-	CompleteWebhook(ctx context.Context, id string, at time.Time) error
-	RetryWebhook(ctx context.Context, id string, next time.Time, lastErr string) error
-	// ListWebhooks lists an app's events, newest first (for tests and admin).
-	ListWebhooks(ctx context.Context, appID string, limit int) ([]model.WebhookEvent, error)
+	// CompleteWebhook marks an event delivered.
+	CompleteWebhook(ctx context.Context, id string, at time.Time, statusCode int) error
+	// RetryWebhook records a failed attempt and when to try again. It
+	// applies only while the event is pending at attempt (the Attempts of
+	// the claim), so a worker whose claim ran out cannot move another's.
+	RetryWebhook(ctx context.Context, id string, attempt int, next time.Time, statusCode int, lastErr string) error
+	// FailWebhook records a last failed attempt: the event is failed for
+	// good (a redeliver queues it again). Guarded like RetryWebhook.
+	FailWebhook(ctx context.Context, id string, attempt int, at time.Time, statusCode int, lastErr string) error
+	// GetWebhook returns an app's event; a foreign one is model.ErrNotFound.
+	GetWebhook(ctx context.Context, appID, id string) (model.WebhookEvent, error)
+	// ListWebhooks lists an app's events, newest first.
+	ListWebhooks(ctx context.Context, f WebhookFilter) ([]model.WebhookEvent, error)
+	// RedeliverWebhook queues a delivered or failed event of appID again,
+	// due now, with its attempts reset; a pending one is model.ErrConflict.
+	RedeliverWebhook(ctx context.Context, appID, id string, now time.Time) (model.WebhookEvent, error)
+	// PruneWebhooks deletes up to limit events delivered before
+	// deliveredBefore or failed before failedBefore; it returns how many.
+	PruneWebhooks(ctx context.Context, deliveredBefore, failedBefore time.Time, limit int) (int, error)
+}
+
+// WebhookFilter selects an app's webhook events, newest first; paging is by
+// cursor: BeforeSeq is the Seq of the last event of the previous page.
+type WebhookFilter struct {
+	AppID     string // required
+	Status    model.DeliveryStatus
+	Type      string
+	BeforeSeq int64 // 0 = from the newest
+	Limit     int   // 0 = 100
 }
 
 // ChangeKind names what changed.

@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -42,9 +41,7 @@ func (m *Manager) Save(ctx context.Context, c model.Connection, tok model.Token)
 	if err != nil {
 		return model.Connection{}, false, err
 	}
-	var prev model.ConnectionStatus
 	if found {
-		prev = prevConn.Status
 		// Google sends a refresh token only on first consent: a reconnect
 		// without one keeps the grant the connection already holds.
 		// A refresh token belongs to the client it was issued to: only
@@ -55,17 +52,21 @@ func (m *Manager) Save(ctx context.Context, c model.Connection, tok model.Token)
 			}
 		}
 	}
-	stored, created, err := m.st.UpsertConnection(ctx, c, func(id string) ([]byte, error) { return m.seal(id, tok) })
+	// The event is decided on the row the store locked, in its transaction.
+	event := func(prev *model.Connection, next model.Connection) (model.WebhookEvent, bool) {
+		switch {
+		case prev == nil:
+			return model.NewConnectionEvent(model.EventConnectionCreated, next, now), true
+		case prev.Status == model.StatusNeedsReauth || prev.Status == model.StatusDisconnected:
+			return model.NewConnectionEvent(model.EventConnectionReconnected, next, now), true
+		}
+		return model.WebhookEvent{}, false
+	}
+	stored, created, err := m.st.UpsertConnectionWithEvent(ctx, c, func(id string) ([]byte, error) { return m.seal(id, tok) }, event)
 	if err != nil {
 		return model.Connection{}, false, fmt.Errorf("tokens: saving connection: %w", err)
 	}
 	m.Purge(stored.ID)
-	switch {
-	case created:
-		m.enqueue(ctx, model.EventConnectionCreated, stored)
-	case prev == model.StatusNeedsReauth || prev == model.StatusDisconnected:
-		m.enqueue(ctx, model.EventConnectionReconnected, stored)
-	}
 	return stored, created, nil
 }
 
@@ -109,19 +110,21 @@ func (m *Manager) Disconnect(ctx context.Context, appID, connID string) (model.C
 	}
 	m.revoke(ctx, c)
 	now := m.now()
-	updated, err := m.st.UpdateConnection(ctx, connID, func(cur model.Connection) (model.Connection, error) {
+	updated, err := m.st.UpdateConnectionWithEvent(ctx, connID, func(cur model.Connection) (model.Connection, error) {
 		cur.Status = model.StatusDisconnected
 		cur.Credentials = nil
 		cur.TokenExpiry = time.Time{}
 		cur.LastError = ""
 		cur.UpdatedAt = now
 		return cur, nil
+	}, func(prev *model.Connection, next model.Connection) (model.WebhookEvent, bool) {
+		// A concurrent disconnect that won already reported it.
+		return model.NewConnectionEvent(model.EventConnectionDisconnect, next, now), prev.Status != model.StatusDisconnected
 	})
 	m.Purge(connID)
 	if err != nil {
 		return model.Connection{}, fmt.Errorf("tokens: disconnect: %w", err)
 	}
-	m.enqueue(ctx, model.EventConnectionDisconnect, updated)
 	return updated, nil
 }
 
@@ -146,39 +149,4 @@ func (m *Manager) revoke(ctx context.Context, c model.Connection) {
 	if err := p.Revoke(rctx, m.hc, client, tok); err != nil {
 		m.log.Warn("tokens: revoke at provider failed", "connection", c.ID, "provider", p.ID, "cause", describe(err))
 	}
-}
-
-// eventPayload is the JSON of connection webhook events; never a secret.
-type eventPayload struct {
-	ConnectionID string `json:"connectionId"`
-	AppID        string `json:"appId"`
-	ProviderID   string `json:"providerId"`
-	ScheduleID   string `json:"scheduleId"`
-	Status       string `json:"status"`
-}
-
-// enqueue writes a webhook outbox entry for c. The state change it reports
-// is already stored, so it runs detached from the caller and retries a
-// briefly unavailable store; a final failure is logged.
-func (m *Manager) enqueue(ctx context.Context, typ string, c model.Connection) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.ttl)
-	defer cancel()
-	payload, _ := json.Marshal(eventPayload{
-		ConnectionID: c.ID, AppID: c.AppID, ProviderID: c.ProviderID, ScheduleID: c.ScheduleID, Status: string(c.Status),
-	})
-	now := m.now()
-	ev := model.WebhookEvent{
-		ID: model.NewID(model.PrefixWebhook), AppID: c.AppID, Type: typ, Payload: payload,
-		NextAttemptAt: now, CreatedAt: now,
-	}
-	var err error
-	for attempt := 0; ; attempt++ {
-		if err = m.st.EnqueueWebhook(ctx, ev); err == nil {
-			return
-		}
-		if attempt >= len(m.delays) || !sleep(ctx, m.delays[attempt]) {
-			break
-		}
-	}
-	m.log.Error("tokens: webhook event lost", "type", typ, "connection", c.ID, "err", err)
 }

@@ -172,7 +172,7 @@ func (e *env) stored(t testing.TB, id string) (model.Connection, model.Token) {
 // events lists the app's outbox entries of one type.
 func (e *env) events(t testing.TB, typ string) []model.WebhookEvent {
 	t.Helper()
-	all, err := e.st.ListWebhooks(bg(), e.appID, 100)
+	all, err := e.st.ListWebhooks(bg(), store.WebhookFilter{AppID: e.appID, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

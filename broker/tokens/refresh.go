@@ -250,17 +250,17 @@ func (m *Manager) current(ctx context.Context, id string) (*Credential, error) {
 // the grant meanwhile.
 func (m *Manager) markReauth(ctx context.Context, c model.Connection, refreshToken, code string) (*Credential, error) {
 	now := m.now()
-	changed := false
-	updated, err := m.st.UpdateConnection(ctx, c.ID, func(cur model.Connection) (model.Connection, error) {
-		changed = false
+	_, err := m.st.UpdateConnectionWithEvent(ctx, c.ID, func(cur model.Connection) (model.Connection, error) {
 		if cur.Status != model.StatusConnected || !m.sameGrant(cur, c, refreshToken) {
 			return cur, errSuperseded
 		}
 		cur.Status = model.StatusNeedsReauth
 		cur.LastError = code
 		cur.UpdatedAt = now
-		changed = true
 		return cur, nil
+	}, func(_ *model.Connection, next model.Connection) (model.WebhookEvent, bool) {
+		// Written with the change, in its transaction (docs/webhooks.md).
+		return model.NewConnectionEvent(model.EventConnectionNeedsReauth, next, now), true
 	})
 	m.Purge(c.ID)
 	switch {
@@ -269,9 +269,6 @@ func (m *Manager) markReauth(ctx context.Context, c model.Connection, refreshTok
 		return m.current(ctx, c.ID)
 	case err != nil:
 		return nil, fmt.Errorf("tokens: marking connection NEEDS_REAUTH: %w", err)
-	}
-	if changed {
-		m.enqueue(ctx, model.EventConnectionNeedsReauth, updated)
 	}
 	return nil, fmt.Errorf("tokens: %w", model.ErrNeedsReauth)
 }

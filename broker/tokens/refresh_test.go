@@ -162,12 +162,14 @@ func TestInvalidGrantMarksNeedsReauth(t *testing.T) {
 			if len(evs) != 1 {
 				t.Fatalf("needs_reauth outbox entries = %d, want 1", len(evs))
 			}
-			var p map[string]string
+			var p model.WebhookBody
 			if err := json.Unmarshal(evs[0].Payload, &p); err != nil {
 				t.Fatal(err)
 			}
-			if p["connectionId"] != c.ID || p["appId"] != e.appID || p["providerId"] != e.p.ID || p["scheduleId"] != "sched-1" {
-				t.Fatalf("payload %v", p)
+			if cj := p.Data.Connection; p.Type != model.EventConnectionNeedsReauth || cj == nil || cj.ID != c.ID ||
+				cj.ProviderID != e.p.ID || cj.ScheduleID != "sched-1" || cj.Status != string(model.StatusNeedsReauth) ||
+				evs[0].ConnectionID != c.ID || evs[0].AppID != e.appID {
+				t.Fatalf("event %+v, body %s", evs[0], evs[0].Payload)
 			}
 			// Later calls answer from the stored status, without the provider.
 			if _, err := e.m.Get(bg(), e.appID, c.ID); !errors.Is(err, model.ErrNeedsReauth) {

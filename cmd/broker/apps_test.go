@@ -56,7 +56,7 @@ security:
 		t.Fatalf("create --json printed %q: %v", out, err)
 	}
 	id, secret := created.App.ID, created.ClientSecret
-	if !strings.HasPrefix(secret, "bks_") || !strings.HasPrefix(created.WebhookSecret, "whs_") ||
+	if !strings.HasPrefix(secret, "bks_") || !strings.HasPrefix(created.WebhookSecret, "whsec_") ||
 		strings.Join(created.App.AllowedDomains, ",") != "booking.example.com,xn--bcher-kva.de" ||
 		strings.Join(created.App.Permissions, ",") != "CONNECTIONS_READ" {
 		t.Fatalf("created %+v", created)
@@ -82,7 +82,7 @@ security:
 	t.Run("get and list never show a secret", func(t *testing.T) {
 		for _, args := range [][]string{{"apps", "get", id}, {"apps", "get", id, "--json"}, {"apps", "list"}, {"apps", "list", "--json"}} {
 			out, err := runCLI(t, cfg, args...)
-			if err != nil || !strings.Contains(out, id) || strings.Contains(out, secret) || strings.Contains(out, "bks_") || strings.Contains(out, "whs_") {
+			if err != nil || !strings.Contains(out, id) || strings.Contains(out, secret) || strings.Contains(out, "bks_") || strings.Contains(out, "whsec_") {
 				t.Fatalf("%v: %v\n%s", args, err, out)
 			}
 		}

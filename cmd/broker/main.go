@@ -24,7 +24,10 @@ var Version = "dev"
 // commands in-process.
 type cli struct {
 	configPath string
-	out, err   io.Writer
+	// demo is --demo of serve and check-config: demo: true without
+	// editing broker.yaml, validated like the key itself.
+	demo     bool
+	out, err io.Writer
 }
 
 // runtimeEnv is what the store-touching commands need.
@@ -68,7 +71,7 @@ func (c *cli) root() *cobra.Command {
 // (the warn-level CLI logger for one-shot commands, log.* for serve), and
 // fills development secrets outside production.
 func (c *cli) loadConfig(newLogger func(*config.Config) *slog.Logger) (*config.Config, *slog.Logger, error) {
-	cfg, err := config.Load(c.configPath)
+	cfg, err := c.load()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,6 +83,19 @@ func (c *cli) loadConfig(newLogger func(*config.Config) *slog.Logger) (*config.C
 		return nil, nil, err
 	}
 	return cfg, logger, nil
+}
+
+// load reads broker.yaml and applies the command-line overrides, before
+// anything validates it, so a flag is refused exactly like its key.
+func (c *cli) load() (*config.Config, error) {
+	cfg, err := config.Load(c.configPath)
+	if err != nil {
+		return nil, err
+	}
+	if c.demo {
+		cfg.Demo = true
+	}
+	return cfg, nil
 }
 
 // open loads the config and opens the store with migrations applied, for

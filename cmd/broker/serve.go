@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,19 +28,46 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			defer b.Close()
+			if cfg.Demo {
+				d, err := b.EnsureDemoApp(cmd.Context())
+				if err != nil {
+					return err
+				}
+				printDemo(c.out, cfg, d)
+			}
 			return b.ListenAndServe(cmd.Context())
 		},
 	}
+	cmd.Flags().BoolVar(&c.demo, "demo", false, "mount the built-in demo provider under /demo/ and create a demo app (same as demo: true; refused in production)")
 	return cmd
 }
 
+// printDemo tells the operator how to try the demo: the app's credentials
+// (the secret is valid from this start on) and the first command to run.
+func printDemo(w io.Writer, cfg *config.Config, d broker.DemoApp) {
+	pub := strings.TrimRight(cfg.Server.PublicURL, "/")
+	fmt.Fprintf(w, `
+  Demo provider: %[1]s/demo/   (provider id "demo", no account needed)
+  Demo app "%[2]s" (its secret changes at every start):
+
+    export CLIENT_ID=%[3]s
+    export CLIENT_SECRET=%[4]s
+
+  Get a connect page for a schedule, open its connectUrl, pick Demo Calendar, press Allow:
+
+    curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -H 'Content-Type: application/json' \
+      -d '{"scheduleId":"demo-schedule","redirectUrl":"%[5]s"}' %[1]s/v1/connect/sessions
+
+`, pub, d.App.Name, d.App.ID, d.ClientSecret, d.RedirectURL)
+}
+
 func (c *cli) checkConfigCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check-config",
 		Short: "load and validate the config; print every problem with its YAML path",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(c.configPath)
+			cfg, err := c.load()
 			if err == nil {
 				err = cfg.Validate()
 			}
@@ -56,6 +85,8 @@ func (c *cli) checkConfigCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&c.demo, "demo", false, "check the config as serve --demo would run it")
+	return cmd
 }
 
 func (c *cli) migrateCmd() *cobra.Command {

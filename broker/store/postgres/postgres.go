@@ -100,12 +100,14 @@ func (s *Store) Close() error {
 }
 
 var dialect = sqlstore.Dialect{
-	Name:          "postgres",
-	SkipLocked:    " FOR UPDATE SKIP LOCKED",
-	ForUpdate:     " FOR UPDATE",
-	IsUnique:      func(err error) bool { return pgCode(err) == "23505" },
-	IsForeignKey:  func(err error) bool { return pgCode(err) == "23503" },
-	IsUnavailable: isUnavailable,
+	Name:       "postgres",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	ForUpdate:  " FOR UPDATE",
+	// The sequence of 0003_webhook_delivery.sql.
+	NextWebhookSeq: "nextval('webhook_events_seq')",
+	IsUnique:       func(err error) bool { return pgCode(err) == "23505" },
+	IsForeignKey:   func(err error) bool { return pgCode(err) == "23503" },
+	IsUnavailable:  isUnavailable,
 	Notify: func(ctx context.Context, tx *sql.Tx, kind, id string) error {
 		_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, kind+":"+id)
 		return err

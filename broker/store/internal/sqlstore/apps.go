@@ -11,15 +11,17 @@ import (
 
 const appColumns = `id, name, description, logo_url, homepage_url, allowed_domains,
 	allowed_redirect_uris, login_url, logout_url, webhook_url, permissions, rate_limit,
-	secret_hash, webhook_secret, created_at, updated_at, version`
+	secret_hash, webhook_secret, created_at, updated_at, version, webhook_secret_prev,
+	webhook_secret_prev_until, webhooks_disabled_at`
 
 func scanApp(sc scanner) (model.App, error) {
 	var a model.App
 	var domains, uris, perms string
-	var created, updated sql.NullInt64
+	var created, updated, prevUntil, disabled sql.NullInt64
 	err := sc.Scan(&a.ID, &a.Name, &a.Description, &a.LogoURL, &a.HomepageURL, &domains,
 		&uris, &a.LoginURL, &a.LogoutURL, &a.WebhookURL, &perms, &a.RateLimit,
-		&a.SecretHash, &a.WebhookSecret, &created, &updated, &a.Version)
+		&a.SecretHash, &a.WebhookSecret, &created, &updated, &a.Version, &a.WebhookSecretPrev,
+		&prevUntil, &disabled)
 	if err != nil {
 		return a, err
 	}
@@ -33,7 +35,9 @@ func scanApp(sc scanner) (model.App, error) {
 		return a, err
 	}
 	a.SecretHash, a.WebhookSecret = nonEmpty(a.SecretHash), nonEmpty(a.WebhookSecret)
+	a.WebhookSecretPrev = nonEmpty(a.WebhookSecretPrev)
 	a.CreatedAt, a.UpdatedAt = fromNanos(created), fromNanos(updated)
+	a.WebhookSecretPrevUntil, a.WebhooksDisabledAt = fromNanos(prevUntil), fromNanos(disabled)
 	return a, nil
 }
 
@@ -46,11 +50,12 @@ func (s *Store) CreateApp(ctx context.Context, a model.App) error {
 		a.UpdatedAt = a.CreatedAt
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $18, $19)`,
 		a.ID, a.Name, a.Description, a.LogoURL, a.HomepageURL, jsonList(a.AllowedDomains),
 		jsonList(a.AllowedRedirectURIs), a.LoginURL, a.LogoutURL, a.WebhookURL,
 		jsonList(a.Permissions), a.RateLimit, blob(a.SecretHash), blob(a.WebhookSecret),
-		a.CreatedAt.UnixNano(), a.UpdatedAt.UnixNano())
+		a.CreatedAt.UnixNano(), a.UpdatedAt.UnixNano(), blob(a.WebhookSecretPrev),
+		nanos(a.WebhookSecretPrevUntil), nanos(a.WebhooksDisabledAt))
 	return s.wrap("create app", err)
 }
 
@@ -127,18 +132,21 @@ func (s *Store) UpdateApp(ctx context.Context, id string, fn func(model.App) (mo
 				a.UpdatedAt = s.now().UTC()
 			}
 			a.SecretHash, a.WebhookSecret = nonEmpty(a.SecretHash), nonEmpty(a.WebhookSecret)
+			a.WebhookSecretPrev = nonEmpty(a.WebhookSecretPrev)
 			return a, nil
 		},
 		func(tx *sql.Tx, old, a model.App) error {
 			res, err := tx.ExecContext(ctx, `UPDATE apps SET name = $1, description = $2, logo_url = $3,
 				homepage_url = $4, allowed_domains = $5, allowed_redirect_uris = $6, login_url = $7,
 				logout_url = $8, webhook_url = $9, permissions = $10, rate_limit = $11, secret_hash = $12,
-				webhook_secret = $13, updated_at = $14, version = $15
-				WHERE id = $16 AND version = $17`,
+				webhook_secret = $13, updated_at = $14, version = $15, webhook_secret_prev = $16,
+				webhook_secret_prev_until = $17, webhooks_disabled_at = $18
+				WHERE id = $19 AND version = $20`,
 				a.Name, a.Description, a.LogoURL, a.HomepageURL, jsonList(a.AllowedDomains),
 				jsonList(a.AllowedRedirectURIs), a.LoginURL, a.LogoutURL, a.WebhookURL,
 				jsonList(a.Permissions), a.RateLimit, blob(a.SecretHash), blob(a.WebhookSecret),
-				a.UpdatedAt.UnixNano(), a.Version, id, old.Version)
+				a.UpdatedAt.UnixNano(), a.Version, blob(a.WebhookSecretPrev),
+				nanos(a.WebhookSecretPrevUntil), nanos(a.WebhooksDisabledAt), id, old.Version)
 			if err != nil {
 				return err
 			}

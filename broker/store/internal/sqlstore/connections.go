@@ -41,6 +41,12 @@ const upsertAttempts = 3
 // provider, schedule and account in place, keeping its id and CreatedAt.
 // seal is called with the final id inside the transaction.
 func (s *Store) UpsertConnection(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error)) (model.Connection, bool, error) {
+	return s.UpsertConnectionWithEvent(ctx, c, seal, nil)
+}
+
+// UpsertConnectionWithEvent is UpsertConnection writing ev's event in the
+// same transaction.
+func (s *Store) UpsertConnectionWithEvent(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error), ev store.ConnectionEvent) (model.Connection, bool, error) {
 	if c.ID == "" || c.AppID == "" {
 		return model.Connection{}, false, errors.New("store: upsert connection: id and app id are required")
 	}
@@ -48,7 +54,7 @@ func (s *Store) UpsertConnection(ctx context.Context, c model.Connection, seal f
 	var created bool
 	var err error
 	for attempt := 0; attempt < upsertAttempts; attempt++ {
-		out, created, err = s.upsertOnce(ctx, c, seal)
+		out, created, err = s.upsertOnce(ctx, c, seal, ev)
 		if err == nil {
 			return out, created, nil
 		}
@@ -59,7 +65,7 @@ func (s *Store) UpsertConnection(ctx context.Context, c model.Connection, seal f
 	return model.Connection{}, false, s.wrap("upsert connection", err)
 }
 
-func (s *Store) upsertOnce(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error)) (model.Connection, bool, error) {
+func (s *Store) upsertOnce(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error), ev store.ConnectionEvent) (model.Connection, bool, error) {
 	now := s.now().UTC()
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = now
@@ -96,6 +102,13 @@ func (s *Store) upsertOnce(ctx context.Context, c model.Connection, seal func(id
 				return err
 			}
 		} else if err := s.writeConn(ctx, tx, c, old.Version); err != nil {
+			return err
+		}
+		var prev *model.Connection
+		if !created {
+			prev = &old
+		}
+		if err := s.connEvent(ctx, tx, ev, prev, c); err != nil {
 			return err
 		}
 		return s.notify(ctx, tx, string(store.ChangeConnection), c.ID)
@@ -209,6 +222,12 @@ func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) (
 // writer got there first. The id, app, provider, schedule, account, CreatedAt
 // and Version are the store's; UpdatedAt is stamped now unless fn set it.
 func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error)) (model.Connection, error) {
+	return s.UpdateConnectionWithEvent(ctx, id, fn, nil)
+}
+
+// UpdateConnectionWithEvent is UpdateConnection writing ev's event in the
+// same transaction (with the row the compare-and-swap succeeded on).
+func (s *Store) UpdateConnectionWithEvent(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error), ev store.ConnectionEvent) (model.Connection, error) {
 	return updateCAS(ctx, s, "update connection",
 		func() (model.Connection, error) { return s.GetConnectionByID(ctx, id) },
 		func(old model.Connection) (model.Connection, error) {
@@ -228,8 +247,26 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(model.C
 			if err := s.writeConn(ctx, tx, c, old.Version); err != nil {
 				return err
 			}
+			if err := s.connEvent(ctx, tx, ev, &old, c); err != nil {
+				return err
+			}
 			return s.notify(ctx, tx, string(store.ChangeConnection), id)
 		})
+}
+
+// connEvent writes the event ev decides for a change from prev to next.
+func (s *Store) connEvent(ctx context.Context, tx *sql.Tx, ev store.ConnectionEvent, prev *model.Connection, next model.Connection) error {
+	if ev == nil {
+		return nil
+	}
+	e, ok := ev(prev, next)
+	if !ok {
+		return nil
+	}
+	if err := s.enqueue(ctx, tx, e); err != nil {
+		return fmt.Errorf("enqueue webhook: %w", err)
+	}
+	return nil
 }
 
 // DeleteConnection removes the row.

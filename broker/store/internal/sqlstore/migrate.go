@@ -17,8 +17,10 @@ type Migration struct {
 	SQL     string
 }
 
-// LoadMigrations reads dir of fsys: files named NNNN_name.sql, numbered from
-// 1 without gaps, so a missing file is caught at start, not in production.
+// LoadMigrations reads dir of fsys: files named NNNN_name.sql with distinct
+// positive numbers. Numbers may have gaps: each change in flight reserves its
+// number, and Migrate applies every one the database lacks, so the order in
+// which changes land does not matter.
 func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -42,10 +44,13 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
-	for i, m := range ms {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("store: migration %q: expected version %d", m.Name, i+1)
+	for i := 1; i < len(ms); i++ {
+		if ms[i].Version == ms[i-1].Version {
+			return nil, fmt.Errorf("store: migrations %q and %q have the same number", ms[i-1].Name, ms[i].Name)
 		}
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("store: no migrations in %s", dir)
 	}
 	return ms, nil
 }
@@ -76,6 +81,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, createMigrationsTable); err != nil {
 		return s.wrap("migrate: create schema_migrations", err)
 	}
+	var newest int
+	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		return s.wrap("migrate: read version", err)
+	}
+	if newest > s.known() {
+		return nil // a newer broker's schema: leave it alone (CheckSchema refuses it)
+	}
 	for _, m := range s.mig {
 		if err := s.apply(ctx, conn, m); err != nil {
 			return err
@@ -90,11 +102,11 @@ func (s *Store) apply(ctx context.Context, conn *sql.Conn, m Migration) error {
 		return s.wrap("migrate: begin", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	var applied int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&done); err != nil {
 		return s.wrap("migrate: read version", err)
 	}
-	if applied >= m.Version {
+	if done > 0 {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
@@ -110,10 +122,12 @@ func (s *Store) apply(ctx context.Context, conn *sql.Conn, m Migration) error {
 	return nil
 }
 
-// SchemaVersion returns the applied version (0 on an empty database) and the
-// newest this binary knows.
+// SchemaVersion returns the applied version and the newest this binary
+// knows. Applied is the newest version up to which every known migration is
+// recorded (0 on an empty database), or the database's newest when that is
+// beyond what this binary knows; so applied == known means fully migrated.
 func (s *Store) SchemaVersion(ctx context.Context) (applied, known int, err error) {
-	known = len(s.mig)
+	known = s.known()
 	var exists int
 	if err := s.r.QueryRowContext(ctx, s.tableExistsQuery()).Scan(&exists); err != nil {
 		return 0, known, s.wrap("schema version", err)
@@ -121,10 +135,40 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, known int, err erro
 	if exists == 0 {
 		return 0, known, nil
 	}
-	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
+	rows, err := s.r.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return 0, known, s.wrap("schema version", err)
 	}
+	defer rows.Close()
+	have, newest := map[int]bool{}, 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return 0, known, s.wrap("schema version", err)
+		}
+		have[v], newest = true, max(newest, v)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, known, s.wrap("schema version", err)
+	}
+	if newest > known {
+		return newest, known, nil
+	}
+	for _, m := range s.mig {
+		if !have[m.Version] {
+			break
+		}
+		applied = m.Version
+	}
 	return applied, known, nil
+}
+
+// known is the newest migration version this binary has.
+func (s *Store) known() int {
+	if len(s.mig) == 0 {
+		return 0
+	}
+	return s.mig[len(s.mig)-1].Version
 }
 
 func (s *Store) tableExistsQuery() string {

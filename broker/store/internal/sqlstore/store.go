@@ -20,6 +20,10 @@ type Dialect struct {
 	// concurrent replicas skip each other's rows (" FOR UPDATE SKIP LOCKED"
 	// on PostgreSQL; empty on SQLite, whose single writer already serializes).
 	SkipLocked string
+	// NextWebhookSeq is the SQL expression of a new outbox event's seq
+	// (PostgreSQL: its sequence); empty means MAX(seq)+1, right only under
+	// SQLite's single writer.
+	NextWebhookSeq string
 	// ForUpdate is appended to reads inside write transactions that must lock
 	// the row (PostgreSQL " FOR UPDATE"; empty on SQLite).
 	ForUpdate string

@@ -1,0 +1,143 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/store"
+)
+
+// Paging of the delivery log.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 200
+)
+
+// EventTypes are the types an app can receive (docs/webhooks.md).
+var EventTypes = []string{
+	model.EventConnectionCreated, model.EventConnectionReconnected, model.EventConnectionNeedsReauth,
+	model.EventConnectionDisconnect, model.EventWebhookTest,
+}
+
+// Query selects part of an app's delivery log.
+type Query struct {
+	Status    string
+	EventType string
+	Limit     int    // 0 = DefaultListLimit
+	Cursor    string // from the previous page's NextCursor
+}
+
+// Page is one page of the delivery log, newest first.
+type Page struct {
+	Deliveries []model.WebhookEvent
+	NextCursor string // "" on the last page
+}
+
+// List returns an app's deliveries, newest first. Bad parameters are
+// invalid_argument naming the parameter.
+func (w *Worker) List(ctx context.Context, appID string, q Query) (Page, error) {
+	f := store.WebhookFilter{AppID: appID, Limit: q.Limit}
+	switch model.DeliveryStatus(q.Status) {
+	case "", model.DeliveryPending, model.DeliveryDelivered, model.DeliveryFailed:
+		f.Status = model.DeliveryStatus(q.Status)
+	default:
+		return Page{}, model.Invalid("status", "must be pending, delivered or failed")
+	}
+	if q.EventType != "" && !known(q.EventType) {
+		return Page{}, model.Invalid("eventType", "must be one of %v", EventTypes)
+	}
+	f.Type = q.EventType
+	switch {
+	case f.Limit == 0:
+		f.Limit = DefaultListLimit
+	case f.Limit < 1 || f.Limit > MaxListLimit:
+		return Page{}, model.Invalid("limit", "must be a whole number between 1 and %d", MaxListLimit)
+	}
+	if q.Cursor != "" {
+		seq, err := strconv.ParseInt(q.Cursor, 10, 64)
+		if err != nil || seq < 1 {
+			return Page{}, model.Invalid("cursor", "is not a cursor this list returned")
+		}
+		f.BeforeSeq = seq
+	}
+	// One more than asked tells whether another page follows.
+	want := f.Limit
+	f.Limit++
+	es, err := w.o.Store.ListWebhooks(ctx, f)
+	if err != nil {
+		return Page{}, fmt.Errorf("webhooks: listing deliveries: %w", err)
+	}
+	p := Page{Deliveries: es}
+	if len(es) > want {
+		p.Deliveries = es[:want]
+		p.NextCursor = strconv.FormatInt(es[want-1].Seq, 10)
+	}
+	return p, nil
+}
+
+func known(t string) bool {
+	for _, k := range EventTypes {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Redeliver queues a finished delivery of appID again (same webhook-id, so
+// a receiver that got it deduplicates). A pending one is conflict.
+func (w *Worker) Redeliver(ctx context.Context, appID, id string) (model.WebhookEvent, error) {
+	_, err := w.o.Store.GetWebhook(ctx, appID, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return model.WebhookEvent{}, &model.Error{Code: model.CodeNotFound, Message: "delivery not found", Err: err}
+	}
+	if err != nil {
+		return model.WebhookEvent{}, fmt.Errorf("webhooks: redeliver: %w", err)
+	}
+	if err := w.canDeliver(ctx, appID); err != nil {
+		return model.WebhookEvent{}, err
+	}
+	e, err := w.o.Store.RedeliverWebhook(ctx, appID, id, w.o.Now())
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		return model.WebhookEvent{}, &model.Error{Code: model.CodeNotFound, Message: "delivery not found", Err: err}
+	case errors.Is(err, model.ErrConflict):
+		return model.WebhookEvent{}, &model.Error{Code: model.CodeConflict, Message: "the delivery is still pending; it is being delivered", Err: err}
+	case err != nil:
+		return model.WebhookEvent{}, fmt.Errorf("webhooks: redeliver: %w", err)
+	}
+	w.Wake()
+	return e, nil
+}
+
+// SendTest queues a webhook.test event for appID.
+func (w *Worker) SendTest(ctx context.Context, appID string) (model.WebhookEvent, error) {
+	if err := w.canDeliver(ctx, appID); err != nil {
+		return model.WebhookEvent{}, err
+	}
+	e := model.NewTestEvent(appID, w.o.Now())
+	if err := w.o.Store.EnqueueWebhook(ctx, e); err != nil {
+		return model.WebhookEvent{}, fmt.Errorf("webhooks: queueing a test event: %w", err)
+	}
+	w.Wake()
+	return e, nil
+}
+
+// canDeliver refuses to queue what could not go out: no webhookUrl, or
+// webhooks turned off by a 410.
+func (w *Worker) canDeliver(ctx context.Context, appID string) error {
+	app, err := w.o.Store.GetApp(ctx, appID)
+	if err != nil {
+		return fmt.Errorf("webhooks: reading the app: %w", err)
+	}
+	switch {
+	case app.WebhookURL == "":
+		return model.Errorf(model.CodeConflict, "the app has no webhookUrl; an admin sets it with PATCH /v1/apps/{appId}")
+	case !app.WebhooksDisabledAt.IsZero():
+		return model.Errorf(model.CodeConflict, "webhooks are off since the receiver answered 410 Gone; setting webhookUrl again turns them on")
+	}
+	return nil
+}
