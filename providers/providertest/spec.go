@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/registry"
 )
 
 // Spec returns a providers.Spec that points at the fake, shaped like the
@@ -68,7 +69,7 @@ func (s *Server) Spec() providers.Spec {
 func (s *Server) Provider(t testing.TB) *providers.Provider {
 	t.Helper()
 	sp := s.Spec()
-	p := &providers.Provider{ID: "fake", Spec: sp}
+	p := &providers.Provider{ID: "fake", Spec: sp, Room: registry.Rooms()[sp.Quirks]}
 	if s.o.Quirks != "" {
 		p.ID = "fake-" + s.o.Quirks
 	}
