@@ -138,7 +138,7 @@ func TestHTTPClientNeverFollowsRedirects(t *testing.T) {
 func TestFetchAccountShapes(t *testing.T) {
 	cases := []struct {
 		name, body string
-		want              providers.Account
+		want       providers.Account
 	}{
 		{"oidc userinfo", `{"sub":"AAAA-pairwise","name":"Cy","email":"cy@contoso.example"}`,
 			providers.Account{ID: "AAAA-pairwise", Email: "cy@contoso.example", Name: "Cy"}},
