@@ -13,34 +13,38 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
+	"github.com/oauthbroker/broker/providers/google/googletest"
+	"github.com/oauthbroker/broker/providers/microsoft/microsofttest"
 	"github.com/oauthbroker/broker/providers/providertest"
+	"github.com/oauthbroker/broker/providers/zoom/zoomtest"
 )
 
 // Each provider's way of saying "this grant is dead" must classify as
 // reauth, and its outages as transient, through the real wire format.
 func TestClassifyRefreshFailures(t *testing.T) {
 	cases := []struct {
-		quirk  string
+		quirk  providertest.Wire
 		fail   func(*providertest.Server)
 		want   providers.ErrorClass
 		hidden string // provider text that must stay out of err.Error()
 	}{
-		{"", func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "expired or revoked"},
-		{providertest.Google, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "expired or revoked"},
-		{providertest.Microsoft, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "AADSTS"},
-		{providertest.Zoom, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "Invalid Token!"},
-		{providertest.CalCom, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "Unauthorized"},
-		{providertest.Microsoft, func(s *providertest.Server) { s.FailNextRefreshStatus(503) }, providers.ClassTransient, "Service Unavailable"},
-		{providertest.Zoom, func(s *providertest.Server) { s.FailNextRefreshStatus(429) }, providers.ClassTransient, "Too Many"},
-		{providertest.CalCom, func(s *providertest.Server) { s.FailNextRefreshStatus(502) }, providers.ClassTransient, "Bad Gateway"},
-		{"", func(s *providertest.Server) { s.FailNextRefresh("invalid_client") }, providers.ClassOther, "Invalid client secret"},
-		{providertest.Google, func(s *providertest.Server) { s.FailNextRefresh("unauthorized_client") }, providers.ClassOther, "refused"},
-		{providertest.Google, func(s *providertest.Server) { s.FailNextRefresh("temporarily_unavailable") }, providers.ClassTransient, "refused"},
+		{providertest.Standard{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "expired or revoked"},
+		{googletest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "expired or revoked"},
+		{microsofttest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "AADSTS"},
+		{zoomtest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "Invalid Token!"},
+		{calcomtest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "Unauthorized"},
+		{microsofttest.Wire{}, func(s *providertest.Server) { s.FailNextRefreshStatus(503) }, providers.ClassTransient, "Service Unavailable"},
+		{zoomtest.Wire{}, func(s *providertest.Server) { s.FailNextRefreshStatus(429) }, providers.ClassTransient, "Too Many"},
+		{calcomtest.Wire{}, func(s *providertest.Server) { s.FailNextRefreshStatus(502) }, providers.ClassTransient, "Bad Gateway"},
+		{providertest.Standard{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_client") }, providers.ClassOther, "Invalid client secret"},
+		{googletest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("unauthorized_client") }, providers.ClassOther, "refused"},
+		{googletest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("temporarily_unavailable") }, providers.ClassTransient, "refused"},
 	}
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
 	for _, c := range cases {
-		t.Run(c.quirk+"/"+c.want.String()+"/"+c.hidden, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: c.quirk, TokenLifetime: time.Hour})
+		t.Run(c.quirk.Name()+"/"+c.want.String()+"/"+c.hidden, func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: c.quirk, TokenLifetime: time.Hour})
 			p := s.Provider(t)
 			rt := s.Mint("").RefreshToken
 			c.fail(s)
@@ -62,8 +66,8 @@ func TestClassifyRefreshFailures(t *testing.T) {
 func TestClassifyRevokedGrant(t *testing.T) {
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
 	for _, q := range quirks {
-		t.Run("quirk="+q, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: q})
+		t.Run("fake="+q.Name(), func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: q})
 			p := s.Provider(t)
 			rt := s.Mint("").RefreshToken
 			s.Invalidate(rt)
@@ -132,7 +136,7 @@ func TestCallbackOutcome(t *testing.T) {
 
 // The fake's authorize errors end in the same outcomes.
 func TestCallbackOutcomeFromFake(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.Microsoft})
+	s := providertest.New(t, providertest.Options{Wire: microsofttest.Wire{}})
 	p := s.Provider(t)
 	authURL := p.AuthCodeURL(client(s), redirectURL, "st", providers.AuthOptions{LoginHint: "deny"})
 	if back := browser(t, authURL); p.CallbackOutcome(back.Get("error"), back.Get("error_description")) != providers.OutcomeReject {
@@ -146,9 +150,9 @@ func TestCallbackOutcomeFromFake(t *testing.T) {
 
 func TestRevoke(t *testing.T) {
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
-	for _, q := range []string{"", providertest.Google, providertest.Zoom} {
-		t.Run("quirk="+q, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: q})
+	for _, q := range []providertest.Wire{providertest.Standard{}, googletest.Wire{}, zoomtest.Wire{}} {
+		t.Run("fake="+q.Name(), func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: q})
 			p := s.Provider(t)
 			tok := s.Mint("")
 			if err := p.Revoke(ctx, hc, client(s), tok); err != nil {
@@ -164,13 +168,13 @@ func TestRevoke(t *testing.T) {
 		})
 	}
 	t.Run("no revoke URL", func(t *testing.T) {
-		s := providertest.New(t, providertest.Options{Quirks: providertest.Microsoft})
+		s := providertest.New(t, providertest.Options{Wire: microsofttest.Wire{}})
 		if err := s.Provider(t).Revoke(ctx, hc, client(s), s.Mint("")); err != nil || s.RevokeCalls() != 0 {
 			t.Fatalf("err=%v calls=%d", err, s.RevokeCalls())
 		}
 	})
 	t.Run("zoom needs basic client auth", func(t *testing.T) {
-		s := providertest.New(t, providertest.Options{Quirks: providertest.Zoom})
+		s := providertest.New(t, providertest.Options{Wire: zoomtest.Wire{}})
 		p := s.Provider(t)
 		p.AuthStyle = providers.AuthStyleBody
 		if err := p.Revoke(ctx, hc, client(s), model.Token{AccessToken: "at"}); err == nil {
