@@ -25,6 +25,7 @@ import (
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/registry"
 )
 
 // Options are the parts a caller may inject; zero values are filled from the
@@ -114,7 +115,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	if err != nil {
 		return nil, err
 	}
-	reg, perrs := providers.Resolve(cfg.Providers, providers.ResolveOptions{AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback})
+	reg, perrs := registry.Resolve(cfg.Providers, providers.ResolveOptions{AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback})
 	if len(perrs) > 0 {
 		return nil, fmt.Errorf("broker: providers: %s: %s", perrs[0].Path, perrs[0].Message)
 	}

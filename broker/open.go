@@ -18,7 +18,7 @@ import (
 )
 
 // OpenStore opens the backend chosen by store.driver. It is the only place
-// that does (DESIGN.md §1).
+// that does (docs/architecture.md).
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":

@@ -7,7 +7,7 @@ import (
 )
 
 // Config is broker.yaml, typed. Key names are part of the public contract
-// (DESIGN.md §6); docs/configuration.md documents each field.
+// (docs/configuration.md documents each field).
 type Config struct {
 	Server    Server                    `yaml:"server"`
 	Store     Store                     `yaml:"store"`

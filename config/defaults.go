@@ -18,7 +18,7 @@ const (
 	DriverPostgres = "postgres"
 )
 
-// Defaults: every value of the DESIGN.md §6 example. Default() applies them;
+// Defaults: every value of docs/configuration.md. Default() applies them;
 // a key missing from broker.yaml keeps its default.
 const (
 	DefaultListen                 = "127.0.0.1:8080"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/registry"
 )
 
 // Minimum lengths of secrets.
@@ -45,7 +46,7 @@ func (c *Config) Validate() error {
 // ProviderRegistry resolves the providers of this config against the
 // catalog. Validate reports the same problems with their paths.
 func (c *Config) ProviderRegistry() (*providers.Registry, error) {
-	reg, perrs := providers.Resolve(c.Providers, c.resolveOptions())
+	reg, perrs := registry.Resolve(c.Providers, c.resolveOptions())
 	if len(perrs) > 0 {
 		return nil, convert(perrs).sorted()
 	}
@@ -307,7 +308,7 @@ func (c *Config) validateProviders(v *ValidationErrors) {
 	if _, ok := c.Providers[DemoProviderID]; ok {
 		v.add("providers."+DemoProviderID, "reserved for the built-in demo provider (serve --demo)")
 	}
-	_, perrs := providers.Resolve(c.Providers, c.resolveOptions())
+	_, perrs := registry.Resolve(c.Providers, c.resolveOptions())
 	*v = append(*v, convert(perrs)...)
 }
 

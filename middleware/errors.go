@@ -10,7 +10,7 @@ import (
 // upstream's), carrying the error code.
 const HeaderBrokerError = "X-Broker-Error"
 
-// Fail aborts the request with the error envelope of DESIGN.md §2; the status
+// Fail aborts the request with the error envelope of docs/api.md; the status
 // comes from model.HTTPStatus, the one mapping table. Every handler and
 // middleware answers errors through it.
 func Fail(c *gin.Context, err error) {

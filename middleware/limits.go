@@ -9,7 +9,7 @@ import (
 	"github.com/oauthbroker/broker/broker/model"
 )
 
-// BodyLimit refuses request bodies over n bytes (SECURITY.md item 12). A
+// BodyLimit refuses request bodies over n bytes (docs/security.md §12). A
 // declared Content-Length over n is answered 413 payload_too_large before a
 // byte is read; otherwise the body is wrapped with http.MaxBytesReader, so a
 // chunked or lying body fails on read with *http.MaxBytesError. Handlers map

@@ -17,7 +17,7 @@ import (
 // routes are logged too (route "unmatched"), so a scan leaves a trace. Put it after RequestID and before
 // Recovery, so it sees the 500 a panic turns into.
 //
-// What it leaves out is deliberate (SECURITY.md item 15): the raw path and
+// What it leaves out is deliberate (docs/security.md §15): the raw path and
 // query (the callback's query carries the code and the state; a proxied path
 // may carry anything), every header (Authorization, X-Api-Key, cookies) and
 // bodies. Errors recorded with c.Error appear by their message only; their

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/oauthbroker/broker/broker/model"
 )
@@ -20,11 +19,9 @@ type Account struct{ ID, Email, Name string }
 var ErrRejected = errors.New("providers: credentials rejected")
 
 // FetchAccount reads the account behind a token from the provider's
-// user-info URL, in each provider's shape: OIDC userinfo (sub, email,
-// name), Microsoft Graph /me (id, mail or userPrincipalName, displayName),
-// Zoom /users/me (id, email, display_name or first and last name), Cal.com
-// /v2/me ({data:{id, email, name}}). A provider without a user-info URL
-// gives the zero Account.
+// user-info URL: OpenID Connect userinfo (sub, email, name), or the shape
+// its room reads (AccountReader). A provider without a user-info URL gives
+// the zero Account.
 func (p *Provider) FetchAccount(ctx context.Context, hc *http.Client, tok model.Token) (Account, error) {
 	if p.UserInfoURL == "" {
 		return Account{}, nil
@@ -40,7 +37,7 @@ func (p *Provider) FetchAccount(ctx context.Context, hc *http.Client, tok model.
 		return Account{}, fmt.Errorf("providers: user info: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
 	if err != nil {
 		return Account{}, fmt.Errorf("providers: user info: %w", err)
 	}
@@ -57,7 +54,8 @@ func (p *Provider) FetchAccount(ctx context.Context, hc *http.Client, tok model.
 	return acc, nil
 }
 
-// parseAccount maps a user-info body to an Account by the provider's quirk.
+// parseAccount maps a user-info body to an Account: OpenID Connect userinfo,
+// or the room's shape.
 func (p *Provider) parseAccount(body []byte) (Account, error) {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber() // numeric ids (Cal.com) keep every digit
@@ -66,22 +64,10 @@ func (p *Provider) parseAccount(body []byte) (Account, error) {
 		return Account{}, errors.New("response is not a JSON object")
 	}
 	var a Account
-	switch p.Quirks {
-	case QuirkMicrosoft: // Graph /me, or the OIDC userinfo endpoint
-		a = Account{ID: field(m, "id", "sub"), Email: field(m, "mail", "userPrincipalName", "email", "preferred_username"),
-			Name: field(m, "displayName", "name")}
-	case QuirkZoom:
-		a = Account{ID: field(m, "id"), Email: field(m, "email"), Name: field(m, "display_name")}
-		if a.Name == "" {
-			a.Name = strings.TrimSpace(field(m, "first_name") + " " + field(m, "last_name"))
-		}
-	case QuirkCalCom:
-		if data, ok := m["data"].(map[string]any); ok {
-			m = data
-		}
-		a = Account{ID: field(m, "id"), Email: field(m, "email"), Name: field(m, "name", "username")}
-	default: // OpenID Connect userinfo, with common fallbacks
-		a = Account{ID: field(m, "sub", "id"), Email: field(m, "email"), Name: field(m, "name", "preferred_username")}
+	if ar, ok := p.Room.(AccountReader); ok {
+		a = ar.ReadAccount(m)
+	} else { // OpenID Connect userinfo, with common fallbacks
+		a = Account{ID: Field(m, "sub", "id"), Email: Field(m, "email"), Name: Field(m, "name", "preferred_username")}
 	}
 	if a.ID == "" {
 		return Account{}, errors.New("response names no account id")
@@ -89,8 +75,9 @@ func (p *Provider) parseAccount(body []byte) (Account, error) {
 	return a, nil
 }
 
-// field returns the first of keys that holds a non-empty string or number.
-func field(m map[string]any, keys ...string) string {
+// Field returns the first of keys that holds a non-empty string or number:
+// the helper rooms read user-info objects with.
+func Field(m map[string]any, keys ...string) string {
 	for _, k := range keys {
 		switch v := m[k].(type) {
 		case string:
@@ -128,7 +115,7 @@ func (p *Provider) Test(ctx context.Context, hc *http.Client, tok model.Token) e
 	if err != nil {
 		return fmt.Errorf("providers: test: %w", err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxTokenResponse))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes))
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299:

@@ -12,27 +12,32 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
+	"github.com/oauthbroker/broker/providers/google/googletest"
+	"github.com/oauthbroker/broker/providers/microsoft/microsofttest"
 	"github.com/oauthbroker/broker/providers/providertest"
+	"github.com/oauthbroker/broker/providers/zoom/zoomtest"
 )
 
 func TestFetchAccountPerQuirk(t *testing.T) {
 	cases := []struct {
-		quirk, user string
-		wantEmail   string
-		wantName    string
+		quirk     providertest.Wire
+		user      string
+		wantEmail string
+		wantName  string
 	}{
-		{"", "ann@example.com", "ann@example.com", "Ann Example"},
-		{providertest.Google, "bob@gmail.example", "bob@gmail.example", "Bob Example"},
-		{providertest.Microsoft, "cy@contoso.example", "cy@contoso.example", "Cy Example"},
+		{providertest.Standard{}, "ann@example.com", "ann@example.com", "Ann Example"},
+		{googletest.Wire{}, "bob@gmail.example", "bob@gmail.example", "Bob Example"},
+		{microsofttest.Wire{}, "cy@contoso.example", "cy@contoso.example", "Cy Example"},
 		// Graph's mail is null for some accounts: the UPN stands in.
-		{providertest.Microsoft, "upn.dee@contoso.example", "upn.dee@contoso.example", "Upn.dee Example"},
-		{providertest.Zoom, "eve@zoom.example", "eve@zoom.example", "Eve Example"},
-		{providertest.CalCom, "fay@cal.example", "fay@cal.example", "Fay Example"},
+		{microsofttest.Wire{}, "upn.dee@contoso.example", "upn.dee@contoso.example", "Upn.dee Example"},
+		{zoomtest.Wire{}, "eve@zoom.example", "eve@zoom.example", "Eve Example"},
+		{calcomtest.Wire{}, "fay@cal.example", "fay@cal.example", "Fay Example"},
 	}
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
 	for _, c := range cases {
-		t.Run(c.quirk+"/"+c.user, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: c.quirk})
+		t.Run(c.quirk.Name()+"/"+c.user, func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: c.quirk})
 			p := s.Provider(t)
 			acc, err := p.FetchAccount(ctx, hc, s.Mint(c.user))
 			if err != nil {
@@ -45,7 +50,7 @@ func TestFetchAccountPerQuirk(t *testing.T) {
 		})
 	}
 	t.Run("stale token", func(t *testing.T) {
-		s := providertest.New(t, providertest.Options{Quirks: providertest.Google})
+		s := providertest.New(t, providertest.Options{Wire: googletest.Wire{}})
 		tok := s.Mint("")
 		s.ExpireAccessTokens()
 		if _, err := s.Provider(t).FetchAccount(ctx, hc, tok); !errors.Is(err, providers.ErrRejected) {
@@ -62,7 +67,7 @@ func TestFetchAccountPerQuirk(t *testing.T) {
 
 func TestTestCredentials(t *testing.T) {
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
-	s := providertest.New(t, providertest.Options{Quirks: providertest.CalCom})
+	s := providertest.New(t, providertest.Options{Wire: calcomtest.Wire{}})
 	p := s.Provider(t)
 	tok := s.Mint("")
 	if err := p.Test(ctx, hc, tok); err != nil {
@@ -137,21 +142,19 @@ func TestHTTPClientNeverFollowsRedirects(t *testing.T) {
 // Shapes the catalog's real user-info URLs answer with, beyond the fakes'.
 func TestFetchAccountShapes(t *testing.T) {
 	cases := []struct {
-		name, quirk, body string
-		want              providers.Account
+		name, body string
+		want       providers.Account
 	}{
-		{"microsoft oidc userinfo", providers.QuirkMicrosoft, `{"sub":"AAAA-pairwise","name":"Cy","email":"cy@contoso.example"}`,
+		{"oidc userinfo", `{"sub":"AAAA-pairwise","name":"Cy","email":"cy@contoso.example"}`,
 			providers.Account{ID: "AAAA-pairwise", Email: "cy@contoso.example", Name: "Cy"}},
-		{"zoom without display name", providers.QuirkZoom, `{"id":"z1","first_name":"Eve","last_name":"Smith","email":"e@x"}`,
-			providers.Account{ID: "z1", Email: "e@x", Name: "Eve Smith"}},
-		{"calcom big numeric id", providers.QuirkCalCom, `{"status":"success","data":{"id":12345678901234567,"email":"f@x","username":"fay"}}`,
+		{"numeric id keeps every digit", `{"id":12345678901234567,"email":"f@x","preferred_username":"fay"}`,
 			providers.Account{ID: "12345678901234567", Email: "f@x", Name: "fay"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(c.body)) }))
 			t.Cleanup(srv.Close)
-			p := &providers.Provider{Spec: providers.Spec{Kind: providers.KindOAuth2, UserInfoURL: srv.URL, Quirks: c.quirk}}
+			p := &providers.Provider{Spec: providers.Spec{Kind: providers.KindOAuth2, UserInfoURL: srv.URL}}
 			got, err := p.FetchAccount(context.Background(), providers.NewHTTPClient(0), model.Token{AccessToken: "at"})
 			if err != nil || got != c.want {
 				t.Fatalf("got %+v, %v; want %+v", got, err, c.want)

@@ -43,7 +43,7 @@ func TestParseCatalogIsStrict(t *testing.T) {
 // resolved resolves overrides and fails the test on any error.
 func resolved(t *testing.T, overrides map[string]Spec) *Registry {
 	t.Helper()
-	r, errs := Resolve(overrides, ResolveOptions{})
+	r, errs := Resolve(overrides, withRooms(ResolveOptions{}))
 	if len(errs) > 0 {
 		t.Fatalf("Resolve: %v", errs)
 	}
@@ -220,10 +220,10 @@ func TestLoopbackHTTPNeedsTheOption(t *testing.T) {
 		AuthURL: "http://127.0.0.1:9999/authorize", TokenURL: "http://localhost:9999/token",
 		APIBaseURL: "http://[::1]:9999/api",
 	}}
-	if _, errs := Resolve(o, ResolveOptions{AllowInsecureLoopback: true}); len(errs) > 0 {
+	if _, errs := Resolve(o, withRooms(ResolveOptions{AllowInsecureLoopback: true})); len(errs) > 0 {
 		t.Fatalf("loopback http refused with the option: %v", errs)
 	}
-	_, errs := Resolve(o, ResolveOptions{})
+	_, errs := Resolve(o, withRooms(ResolveOptions{}))
 	if len(errs) != 3 {
 		t.Fatalf("want 3 errors without the option, got %v", errs)
 	}

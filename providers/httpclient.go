@@ -14,7 +14,7 @@ const DefaultHTTPTimeout = 30 * time.Second
 
 // NewHTTPClient returns the client for calls to providers' token, revoke,
 // user-info and test endpoints: bounded at every stage and never following a
-// redirect (SECURITY.md 17), so a provider answer cannot send a credential
+// redirect (docs/security.md §17), so a provider answer cannot send a credential
 // to another origin. A 3xx comes back as the response.
 func NewHTTPClient(timeout time.Duration) *http.Client {
 	if timeout <= 0 {
@@ -43,7 +43,7 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 // sendInjected sends a request that carries a connection's credential (see
 // Inject). A transport error names the request URL; query injection put the
 // credential there, so the error names the endpoint without its query
-// (SECURITY.md 15) and keeps its cause for errors.Is and errors.As.
+// (docs/security.md §15) and keeps its cause for errors.Is and errors.As.
 func sendInjected(hc *http.Client, req *http.Request) (*http.Response, error) {
 	resp, err := httpClient(hc).Do(req)
 	var ue *url.Error

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
 	"github.com/oauthbroker/broker/providers/providertest"
 )
 
@@ -88,12 +89,12 @@ func TestInject(t *testing.T) {
 
 // The proxy's view: a fake's own Spec injects a token the fake accepts.
 func TestInjectAgainstFake(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.CalCom})
+	s := providertest.New(t, providertest.Options{Wire: calcomtest.Wire{}})
 	p := s.Provider(t)
 	tok := s.Mint("gus@example.com")
 	req, _ := http.NewRequest(http.MethodGet, p.APIBaseURL+"/bookings", nil)
 	p.Inject(req, tok)
-	if e := echo(t, req); e.User != "gus@example.com" || e.Headers["Cal-Api-Version"][0] != providertest.CalAPIVersion {
+	if e := echo(t, req); e.User != "gus@example.com" || e.Headers["Cal-Api-Version"][0] != calcomtest.APIVersion {
 		t.Fatalf("echo %+v", e)
 	}
 }

@@ -33,13 +33,16 @@ type AuthOptions struct {
 // with; it classifies as ClassReauth.
 var ErrNoRefreshToken = errors.New("providers: no refresh token")
 
-// maxTokenResponse bounds what is read from a provider endpoint.
-const maxTokenResponse = 1 << 20
+// MaxResponseBytes bounds what is read from a provider's token, revoke,
+// user-info or test endpoint.
+const MaxResponseBytes = 1 << 20
 
-// reservedAuthParams are set by the broker; authParams never replace them.
-var brokerAuthParams = []string{
-	"client_id", "code_challenge", "code_challenge_method", "redirect_uri",
-	"response_type", "scope", "state", "login_hint",
+// reservedAuthParams are the authorize parameters the broker sets itself:
+// config validation refuses them in authParams, and AuthCodeURL never lets
+// authParams replace them. login_hint is per flow (AuthOptions.LoginHint).
+var reservedAuthParams = []string{
+	"client_id", "code_challenge", "code_challenge_method", "login_hint",
+	"redirect_uri", "response_type", "scope", "state",
 }
 
 // config builds the x/oauth2 view of the provider. Scopes stay out of it:
@@ -74,7 +77,7 @@ func (p *Provider) AuthCodeURL(c Client, redirectURL, state string, o AuthOption
 	}
 	opts := make([]oauth2.AuthCodeOption, 0, len(p.AuthParams)+4)
 	for _, k := range slices.Sorted(maps.Keys(p.AuthParams)) {
-		if !slices.Contains(brokerAuthParams, k) {
+		if !slices.Contains(reservedAuthParams, k) {
 			opts = append(opts, oauth2.SetAuthURLParam(k, p.AuthParams[k]))
 		}
 	}
@@ -119,8 +122,8 @@ func (p *Provider) Refresh(ctx context.Context, hc *http.Client, c Client, refre
 	if refreshToken == "" {
 		return nil, ErrNoRefreshToken
 	}
-	if p.Quirks == QuirkCalCom && p.RefreshURL != "" {
-		tok, err := p.calcomRefresh(withClient(ctx, hc), httpClient(hc), c, refreshToken)
+	if r, ok := p.Room.(Refresher); ok {
+		tok, err := r.Refresh(withClient(ctx, hc), httpClient(hc), p, c, refreshToken)
 		if err != nil {
 			return nil, tokenErr("refresh", err)
 		}
@@ -190,13 +193,13 @@ func (p *Provider) Revoke(ctx context.Context, hc *http.Client, c Client, tok mo
 	if err != nil {
 		return fmt.Errorf("providers: revoke: %w", err)
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
 	resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
 	re := &oauth2.RetrieveError{Response: resp, Body: body}
-	re.ErrorCode, re.ErrorDescription = oauthErrorFields(body)
+	re.ErrorCode, re.ErrorDescription = ErrorFields(body)
 	if re.ErrorCode == "invalid_token" { // already dead (Google answers 400 so)
 		return nil
 	}

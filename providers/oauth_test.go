@@ -11,12 +11,17 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/calcom"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
+	"github.com/oauthbroker/broker/providers/google/googletest"
+	"github.com/oauthbroker/broker/providers/microsoft/microsofttest"
 	"github.com/oauthbroker/broker/providers/providertest"
+	"github.com/oauthbroker/broker/providers/zoom/zoomtest"
 )
 
 const redirectURL = "https://broker.example.com/oauth/callback"
 
-var quirks = []string{"", providertest.Google, providertest.Microsoft, providertest.Zoom, providertest.CalCom}
+var quirks = []providertest.Wire{providertest.Standard{}, googletest.Wire{}, microsofttest.Wire{}, zoomtest.Wire{}, calcomtest.Wire{}}
 
 // browser plays the user's browser at the fake's authorize endpoint: it
 // returns the query the provider redirects back with.
@@ -60,16 +65,16 @@ func connect(t *testing.T, s *providertest.Server, p *providers.Provider, o prov
 
 func TestAuthCodeURL(t *testing.T) {
 	cases := []struct {
-		quirk string
+		quirk providertest.Wire
 		want  map[string]string
 	}{
-		{"", map[string]string{"scope": "read write"}},
-		{providertest.Google, map[string]string{"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}},
-		{providertest.CalCom, map[string]string{"scope": "READ_BOOKING,READ_PROFILE"}},
+		{providertest.Standard{}, map[string]string{"scope": "read write"}},
+		{googletest.Wire{}, map[string]string{"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}},
+		{calcomtest.Wire{}, map[string]string{"scope": "READ_BOOKING,READ_PROFILE"}},
 	}
 	for _, c := range cases {
-		t.Run("quirk="+c.quirk, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: c.quirk})
+		t.Run("fake="+c.quirk.Name(), func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: c.quirk})
 			p := s.Provider(t)
 			p.AuthParams = map[string]string{"state": "hijack", "redirect_uri": "https://evil.example"}
 			for k, v := range s.Spec().AuthParams {
@@ -93,7 +98,7 @@ func TestAuthCodeURL(t *testing.T) {
 		})
 	}
 	t.Run("requested scopes replace the defaults", func(t *testing.T) {
-		s := providertest.New(t, providertest.Options{Quirks: providertest.CalCom})
+		s := providertest.New(t, providertest.Options{Wire: calcomtest.Wire{}})
 		p := s.Provider(t)
 		u, _ := url.Parse(p.AuthCodeURL(client(s), redirectURL, "st", providers.AuthOptions{Scopes: []string{"READ_BOOKING"}}))
 		if got := u.Query().Get("scope"); got != "READ_BOOKING" {
@@ -107,8 +112,8 @@ func TestAuthCodeURL(t *testing.T) {
 
 func TestExchangePerQuirk(t *testing.T) {
 	for _, q := range quirks {
-		t.Run("quirk="+q, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: q, RequirePKCE: true, TokenLifetime: time.Hour})
+		t.Run("fake="+q.Name(), func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: q, RequirePKCE: true, TokenLifetime: time.Hour})
 			p := s.Provider(t)
 			before := time.Now()
 			tok := connect(t, s, p, providers.AuthOptions{})
@@ -118,7 +123,7 @@ func TestExchangePerQuirk(t *testing.T) {
 			// Cal.com sends neither expires_in nor token_type: the catalog's
 			// lifetime and Bearer fill in.
 			wantLife := time.Hour
-			if q == providertest.CalCom {
+			if q.Name() == calcom.Name {
 				wantLife = 30 * time.Minute
 				if tok.TokenType != "Bearer" {
 					t.Errorf("token type %q", tok.TokenType)
@@ -145,7 +150,7 @@ func TestExchangeRefusals(t *testing.T) {
 		}
 	})
 	t.Run("zoom refuses body client auth", func(t *testing.T) {
-		s := providertest.New(t, providertest.Options{Quirks: providertest.Zoom})
+		s := providertest.New(t, providertest.Options{Wire: zoomtest.Wire{}})
 		p := s.Provider(t)
 		p.AuthStyle = providers.AuthStyleBody
 		v := oauth2.GenerateVerifier()
@@ -170,7 +175,7 @@ func TestExchangeRefusals(t *testing.T) {
 // Google returns a refresh token on first consent only, unless the
 // authorize request forces consent again (the catalog does).
 func TestGoogleRefreshTokenOnlyOnFirstConsent(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.Google})
+	s := providertest.New(t, providertest.Options{Wire: googletest.Wire{}})
 	p := s.Provider(t)
 	p.AuthParams = map[string]string{"access_type": "offline"}
 	if tok := connect(t, s, p, providers.AuthOptions{}); tok.RefreshToken == "" {
@@ -188,8 +193,8 @@ func TestGoogleRefreshTokenOnlyOnFirstConsent(t *testing.T) {
 func TestRefreshPerQuirk(t *testing.T) {
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
 	for _, q := range quirks {
-		t.Run("quirk="+q, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: q, TokenLifetime: time.Hour})
+		t.Run("fake="+q.Name(), func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: q, TokenLifetime: time.Hour})
 			p := s.Provider(t)
 			seed := s.Mint("")
 			tok, err := p.Refresh(ctx, hc, client(s), seed.RefreshToken)
@@ -223,7 +228,7 @@ func TestRefreshPerQuirk(t *testing.T) {
 // Zoom's refresh tokens are single use: each refresh must carry the one the
 // previous refresh returned.
 func TestZoomRotatingRefreshTokens(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.Zoom, RotateRefreshTokens: true, TokenLifetime: time.Hour})
+	s := providertest.New(t, providertest.Options{Wire: zoomtest.Wire{}, RotateRefreshTokens: true, TokenLifetime: time.Hour})
 	p := s.Provider(t)
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
 	rt := s.Mint("").RefreshToken

@@ -15,6 +15,9 @@ type Provider struct {
 	// a token response has no expires_in (0 = unknown, the token is used
 	// until a 401).
 	TokenLifetimeD time.Duration
+	// Room is the provider's own behaviour, named by Spec.Quirks; nil for a
+	// provider that is plain RFC 6749.
+	Room Room
 }
 
 // HasBrokerClient reports whether the broker-wide OAuth client is set.

@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,18 +9,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"golang.org/x/oauth2"
-)
-
-// Quirk names (Spec.Quirks).
-const (
-	QuirkGoogle    = "google"
-	QuirkMicrosoft = "microsoft"
-	QuirkZoom      = "zoom"
-	QuirkCalCom    = "calcom"
 )
 
 // ErrorClass is what a failed token request means for the connection.
@@ -51,17 +40,6 @@ const (
 	OutcomeInternal    = "internal"
 )
 
-// Microsoft identity platform codes (AADSTS<n>) meaning the grant is dead:
-// invalid grant, expired by inactivity, refresh token expired, revoked
-// (password change or admin), code already redeemed.
-var aadReauth = map[int]bool{70000: true, 70008: true, 700082: true, 50173: true, 54005: true, 700084: true}
-
-// Microsoft codes on the authorization response meaning the provider will
-// not serve this account for this app: account from another tenant, app
-// not multi-tenant, app not in the user's directory, personal accounts not
-// allowed, user not in the directory.
-var aadUnsupported = map[int]bool{50020: true, 50194: true, 700016: true, 90072: true, 50034: true, 500200: true}
-
 // ClassifyTokenError says what a token-endpoint failure means. It reads the
 // structured fields of *oauth2.RetrieveError (error code, HTTP status, the
 // provider's JSON error body), never the error's text.
@@ -81,18 +59,9 @@ func (p *Provider) ClassifyTokenError(err error) ErrorClass {
 		if re.ErrorCode == "invalid_grant" {
 			return ClassReauth
 		}
-		switch p.Quirks {
-		case QuirkZoom: // {"reason":"Invalid Token!","error":"invalid_request"}
-			if zoomReason(re.Body) == "Invalid Token!" {
-				return ClassReauth
-			}
-		case QuirkCalCom: // 401 {"message":"Unauthorized"} for a dead refresh token
-			if status == http.StatusUnauthorized {
-				return ClassReauth
-			}
-		case QuirkMicrosoft:
-			if aadReauth[aadCode(re.Body, re.ErrorDescription)] {
-				return ClassReauth
+		if tc, ok := p.Room.(TokenErrorClassifier); ok {
+			if class, ok := tc.ClassifyTokenError(re); ok {
+				return class
 			}
 		}
 		switch {
@@ -119,105 +88,23 @@ func (p *Provider) CallbackOutcome(errCode, errDescription string) string {
 	case "invalid_scope", "unsupported_response_type", "unauthorized_client":
 		return OutcomeUnsupported
 	}
-	if p.Quirks == QuirkMicrosoft {
-		n := aadCode(nil, errDescription)
-		switch {
-		case aadUnsupported[n]:
-			return OutcomeUnsupported
-		case n == 65004: // the user declined consent
-			return OutcomeReject
+	if co, ok := p.Room.(CallbackOutcomer); ok {
+		if out, ok := co.CallbackOutcome(errCode, errDescription); ok {
+			return out
 		}
 	}
 	return OutcomeInternal
 }
 
-// aadCode is the AADSTS code of a Microsoft error: the first of the body's
-// error_codes, else the number after "AADSTS" at the start of the
-// description. 0 when there is none.
-func aadCode(body []byte, description string) int {
-	var b struct {
-		ErrorCodes []int `json:"error_codes"`
-	}
-	if len(body) > 0 && json.Unmarshal(body, &b) == nil && len(b.ErrorCodes) > 0 {
-		return b.ErrorCodes[0]
-	}
-	rest, ok := strings.CutPrefix(strings.TrimSpace(description), "AADSTS")
-	if !ok {
-		return 0
-	}
-	end := 0
-	for end < len(rest) && end < 9 && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
-	n, _ := strconv.Atoi(rest[:end])
-	return n
-}
-
-// zoomReason is the `reason` field of a Zoom error body.
-func zoomReason(body []byte) string {
-	var b struct {
-		Reason string `json:"reason"`
-	}
-	_ = json.Unmarshal(body, &b)
-	return b.Reason
-}
-
-// oauthErrorFields reads RFC 6749 error and error_description from a JSON
-// body.
-func oauthErrorFields(body []byte) (code, desc string) {
+// ErrorFields reads RFC 6749 error and error_description from a JSON body,
+// for a room that builds its own *oauth2.RetrieveError.
+func ErrorFields(body []byte) (code, desc string) {
 	var b struct {
 		Error            string `json:"error"`
 		ErrorDescription string `json:"error_description"`
 	}
 	_ = json.Unmarshal(body, &b)
 	return b.Error, b.ErrorDescription
-}
-
-// calcomRefresh speaks Cal.com's refresh endpoint
-// (/api/auth/oauth/refreshToken): the refresh token as a Bearer credential,
-// grant_type, client_id and client_secret in a JSON body, and an answer of
-// {access_token} alone; errors are {message} with 400 or 401. The refresh
-// token is also in the body, where Cal.com's older handler read it.
-func (p *Provider) calcomRefresh(ctx context.Context, hc *http.Client, c Client, refreshToken string) (*oauth2.Token, error) {
-	body, _ := json.Marshal(map[string]string{
-		"grant_type": "refresh_token", "client_id": c.ID, "client_secret": c.Secret, "refresh_token": refreshToken,
-	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RefreshURL, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+refreshToken)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		re := &oauth2.RetrieveError{Response: resp, Body: raw}
-		re.ErrorCode, re.ErrorDescription = oauthErrorFields(raw)
-		return nil, re
-	}
-	var tj struct {
-		AccessToken  string      `json:"access_token"`
-		RefreshToken string      `json:"refresh_token"`
-		TokenType    string      `json:"token_type"`
-		ExpiresIn    json.Number `json:"expires_in"`
-	}
-	var extra map[string]any
-	if json.Unmarshal(raw, &tj) != nil || json.Unmarshal(raw, &extra) != nil || tj.AccessToken == "" {
-		return nil, errors.New("providers: refresh: response has no access_token")
-	}
-	tok := &oauth2.Token{AccessToken: tj.AccessToken, RefreshToken: tj.RefreshToken, TokenType: tj.TokenType}
-	if n, err := tj.ExpiresIn.Int64(); err == nil && n > 0 {
-		tok.Expiry, tok.ExpiresIn = time.Now().Add(time.Duration(n)*time.Second), n
-	}
-	return tok.WithExtra(extra), nil
 }
 
 // tokenError is a failed token, refresh or revoke call. Its text names the

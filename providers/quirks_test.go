@@ -13,34 +13,38 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
+	"github.com/oauthbroker/broker/providers/google/googletest"
+	"github.com/oauthbroker/broker/providers/microsoft/microsofttest"
 	"github.com/oauthbroker/broker/providers/providertest"
+	"github.com/oauthbroker/broker/providers/zoom/zoomtest"
 )
 
 // Each provider's way of saying "this grant is dead" must classify as
 // reauth, and its outages as transient, through the real wire format.
 func TestClassifyRefreshFailures(t *testing.T) {
 	cases := []struct {
-		quirk  string
+		quirk  providertest.Wire
 		fail   func(*providertest.Server)
 		want   providers.ErrorClass
 		hidden string // provider text that must stay out of err.Error()
 	}{
-		{"", func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "expired or revoked"},
-		{providertest.Google, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "expired or revoked"},
-		{providertest.Microsoft, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "AADSTS"},
-		{providertest.Zoom, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "Invalid Token!"},
-		{providertest.CalCom, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "Unauthorized"},
-		{providertest.Microsoft, func(s *providertest.Server) { s.FailNextRefreshStatus(503) }, providers.ClassTransient, "Service Unavailable"},
-		{providertest.Zoom, func(s *providertest.Server) { s.FailNextRefreshStatus(429) }, providers.ClassTransient, "Too Many"},
-		{providertest.CalCom, func(s *providertest.Server) { s.FailNextRefreshStatus(502) }, providers.ClassTransient, "Bad Gateway"},
-		{"", func(s *providertest.Server) { s.FailNextRefresh("invalid_client") }, providers.ClassOther, "Invalid client secret"},
-		{providertest.Google, func(s *providertest.Server) { s.FailNextRefresh("unauthorized_client") }, providers.ClassOther, "refused"},
-		{providertest.Google, func(s *providertest.Server) { s.FailNextRefresh("temporarily_unavailable") }, providers.ClassTransient, "refused"},
+		{providertest.Standard{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "expired or revoked"},
+		{googletest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "expired or revoked"},
+		{microsofttest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "AADSTS"},
+		{zoomtest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "Invalid Token!"},
+		{calcomtest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_grant") }, providers.ClassReauth, "Unauthorized"},
+		{microsofttest.Wire{}, func(s *providertest.Server) { s.FailNextRefreshStatus(503) }, providers.ClassTransient, "Service Unavailable"},
+		{zoomtest.Wire{}, func(s *providertest.Server) { s.FailNextRefreshStatus(429) }, providers.ClassTransient, "Too Many"},
+		{calcomtest.Wire{}, func(s *providertest.Server) { s.FailNextRefreshStatus(502) }, providers.ClassTransient, "Bad Gateway"},
+		{providertest.Standard{}, func(s *providertest.Server) { s.FailNextRefresh("invalid_client") }, providers.ClassOther, "Invalid client secret"},
+		{googletest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("unauthorized_client") }, providers.ClassOther, "refused"},
+		{googletest.Wire{}, func(s *providertest.Server) { s.FailNextRefresh("temporarily_unavailable") }, providers.ClassTransient, "refused"},
 	}
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
 	for _, c := range cases {
-		t.Run(c.quirk+"/"+c.want.String()+"/"+c.hidden, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: c.quirk, TokenLifetime: time.Hour})
+		t.Run(c.quirk.Name()+"/"+c.want.String()+"/"+c.hidden, func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: c.quirk, TokenLifetime: time.Hour})
 			p := s.Provider(t)
 			rt := s.Mint("").RefreshToken
 			c.fail(s)
@@ -62,8 +66,8 @@ func TestClassifyRefreshFailures(t *testing.T) {
 func TestClassifyRevokedGrant(t *testing.T) {
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
 	for _, q := range quirks {
-		t.Run("quirk="+q, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: q})
+		t.Run("fake="+q.Name(), func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: q})
 			p := s.Provider(t)
 			rt := s.Mint("").RefreshToken
 			s.Invalidate(rt)
@@ -85,19 +89,14 @@ func TestClassifyNetworkAndStructuredErrors(t *testing.T) {
 	}
 
 	resp := func(status int) *http.Response { return &http.Response{StatusCode: status} }
-	ms := &providers.Provider{Spec: providers.Spec{Quirks: providers.QuirkMicrosoft}}
 	cases := []struct {
 		name string
 		p    *providers.Provider
 		err  error
 		want providers.ErrorClass
 	}{
-		{"aadsts in description only", ms, &oauth2.RetrieveError{Response: resp(400), ErrorCode: "invalid_request",
-			ErrorDescription: "AADSTS700082: The refresh token has expired due to inactivity."}, providers.ClassReauth},
-		{"aadsts error_codes", ms, &oauth2.RetrieveError{Response: resp(400), ErrorCode: "invalid_request",
-			Body: []byte(`{"error":"invalid_request","error_codes":[50173]}`)}, providers.ClassReauth},
-		{"other aadsts", ms, &oauth2.RetrieveError{Response: resp(400), ErrorCode: "invalid_request",
-			ErrorDescription: "AADSTS900144: The request body must contain client_id."}, providers.ClassOther},
+		{"aadsts means nothing to a plain provider", &providers.Provider{}, &oauth2.RetrieveError{Response: resp(400), ErrorCode: "invalid_request",
+			ErrorDescription: "AADSTS700082: The refresh token has expired due to inactivity."}, providers.ClassOther},
 		{"401 is not reauth outside Cal.com", &providers.Provider{}, &oauth2.RetrieveError{Response: resp(401)}, providers.ClassOther},
 		{"deadline", &providers.Provider{}, context.DeadlineExceeded, providers.ClassTransient},
 		{"plain error", &providers.Provider{}, errors.New("x"), providers.ClassOther},
@@ -113,7 +112,6 @@ func TestClassifyNetworkAndStructuredErrors(t *testing.T) {
 
 func TestCallbackOutcome(t *testing.T) {
 	plain := &providers.Provider{}
-	ms := &providers.Provider{Spec: providers.Spec{Quirks: providers.QuirkMicrosoft}}
 	cases := []struct {
 		p          *providers.Provider
 		code, desc string
@@ -126,12 +124,6 @@ func TestCallbackOutcome(t *testing.T) {
 		{plain, "unauthorized_client", "", providers.OutcomeUnsupported},
 		{plain, "server_error", "", providers.OutcomeInternal},
 		{plain, "invalid_request", "AADSTS50020: not for a plain provider", providers.OutcomeInternal},
-		{ms, "invalid_request", "AADSTS50020: User account from identity provider does not exist in tenant.", providers.OutcomeUnsupported},
-		{ms, "invalid_request", "AADSTS50194: Application is not configured as a multi-tenant application.", providers.OutcomeUnsupported},
-		{ms, "unauthorized_client", "AADSTS700016: Application not found in the directory.", providers.OutcomeUnsupported},
-		{ms, "consent_required", "AADSTS65004: User declined to consent.", providers.OutcomeReject},
-		{ms, "invalid_request", "AADSTS50011: The redirect URI does not match.", providers.OutcomeInternal},
-		{ms, "temporarily_unavailable", "", providers.OutcomeInternal},
 	}
 	for _, c := range cases {
 		t.Run(c.code+"/"+c.desc, func(t *testing.T) {
@@ -144,7 +136,7 @@ func TestCallbackOutcome(t *testing.T) {
 
 // The fake's authorize errors end in the same outcomes.
 func TestCallbackOutcomeFromFake(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.Microsoft})
+	s := providertest.New(t, providertest.Options{Wire: microsofttest.Wire{}})
 	p := s.Provider(t)
 	authURL := p.AuthCodeURL(client(s), redirectURL, "st", providers.AuthOptions{LoginHint: "deny"})
 	if back := browser(t, authURL); p.CallbackOutcome(back.Get("error"), back.Get("error_description")) != providers.OutcomeReject {
@@ -158,9 +150,9 @@ func TestCallbackOutcomeFromFake(t *testing.T) {
 
 func TestRevoke(t *testing.T) {
 	ctx, hc := context.Background(), providers.NewHTTPClient(5*time.Second)
-	for _, q := range []string{"", providertest.Google, providertest.Zoom} {
-		t.Run("quirk="+q, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: q})
+	for _, q := range []providertest.Wire{providertest.Standard{}, googletest.Wire{}, zoomtest.Wire{}} {
+		t.Run("fake="+q.Name(), func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: q})
 			p := s.Provider(t)
 			tok := s.Mint("")
 			if err := p.Revoke(ctx, hc, client(s), tok); err != nil {
@@ -176,13 +168,13 @@ func TestRevoke(t *testing.T) {
 		})
 	}
 	t.Run("no revoke URL", func(t *testing.T) {
-		s := providertest.New(t, providertest.Options{Quirks: providertest.Microsoft})
+		s := providertest.New(t, providertest.Options{Wire: microsofttest.Wire{}})
 		if err := s.Provider(t).Revoke(ctx, hc, client(s), s.Mint("")); err != nil || s.RevokeCalls() != 0 {
 			t.Fatalf("err=%v calls=%d", err, s.RevokeCalls())
 		}
 	})
 	t.Run("zoom needs basic client auth", func(t *testing.T) {
-		s := providertest.New(t, providertest.Options{Quirks: providertest.Zoom})
+		s := providertest.New(t, providertest.Options{Wire: zoomtest.Wire{}})
 		p := s.Provider(t)
 		p.AuthStyle = providers.AuthStyleBody
 		if err := p.Revoke(ctx, hc, client(s), model.Token{AccessToken: "at"}); err == nil {

@@ -25,6 +25,9 @@ type ResolveOptions struct {
 	// AllowInsecureLoopback lets provider URLs use plain http, but only to
 	// 127.0.0.1, localhost or [::1] (development, tests and benchmarks).
 	AllowInsecureLoopback bool
+	// Rooms are the rooms `quirks:` may name (providers/registry.Rooms for
+	// the broker); a name not in it is a config error.
+	Rooms Rooms
 }
 
 // Defaults applied by Resolve to a field that neither the catalog nor
@@ -111,6 +114,7 @@ func resolveOne(id string, base Spec, inCatalog bool, over Spec, opts ResolveOpt
 	c.checkKindFields(&s)
 	c.checkURLs(&s, opts)
 	c.checkFields(&s)
+	c.checkRoom(&s, opts.Rooms)
 	lifetime := c.checkLifetime(s.TokenLifetime)
 
 	ready := hasWhatKindNeeds(&s)
@@ -128,7 +132,7 @@ func resolveOne(id string, base Spec, inCatalog bool, over Spec, opts ResolveOpt
 	if len(c.errs) > 0 {
 		return nil, c.errs
 	}
-	return &Provider{ID: id, Spec: s, TokenLifetimeD: lifetime}, nil
+	return &Provider{ID: id, Spec: s, TokenLifetimeD: lifetime, Room: opts.Rooms[s.Quirks]}, nil
 }
 
 // merge lays the set fields of over onto a copy of base. It walks Spec by

@@ -62,7 +62,7 @@ func urlFields(s *Spec) []urlField {
 	}
 }
 
-// checkURLs enforces SECURITY.md 17: https only, plain http to loopback only
+// checkURLs enforces docs/security.md §17: https only, plain http to loopback only
 // when the server allows it.
 func (c *checker) checkURLs(s *Spec, opts ResolveOptions) {
 	for _, f := range urlFields(s) {
@@ -137,12 +137,6 @@ func (c *checker) checkKindFields(s *Spec) {
 	}
 }
 
-// Authorize parameters the broker sets itself; authParams may not change them.
-var reservedAuthParams = []string{
-	"client_id", "code_challenge", "code_challenge_method", "redirect_uri",
-	"response_type", "scope", "state",
-}
-
 // Static headers that would fight the proxy's own header handling.
 var forbiddenStaticHeaders = []string{
 	"authorization", "connection", "content-length", "cookie", "host",
@@ -159,11 +153,6 @@ func (c *checker) checkFields(s *Spec) {
 	case "", "google", "microsoft", "calcom", "caldav", "none":
 	default:
 		c.add("events", "must be google, microsoft, calcom, caldav or none")
-	}
-	switch s.Quirks {
-	case "", "google", "microsoft", "zoom", "calcom":
-	default:
-		c.add("quirks", "must be google, microsoft, zoom, calcom or empty")
 	}
 	if s.TestMethod != "" && !methodRe.MatchString(s.TestMethod) {
 		c.add("testMethod", "must be an HTTP method in upper case, such as GET or PROPFIND")
@@ -193,6 +182,17 @@ func (c *checker) checkFields(s *Spec) {
 		}
 	}
 	c.checkInject(s)
+}
+
+// checkRoom refuses a `quirks:` name that is not one of the rooms.
+func (c *checker) checkRoom(s *Spec, rooms Rooms) {
+	if s.Quirks == "" {
+		return
+	}
+	if _, ok := rooms[s.Quirks]; !ok {
+		names := slices.Sorted(maps.Keys(rooms))
+		c.add("quirks", "must be empty or one of "+strings.Join(names, ", "))
+	}
 }
 
 func (c *checker) checkInject(s *Spec) {

@@ -89,7 +89,7 @@ func TestResolveRejects(t *testing.T) {
 		})}, ResolveOptions{}, []string{
 			"providers.b.authStyle: must be body or basic",
 			"providers.b.events: must be google, microsoft, calcom, caldav or none",
-			"providers.b.quirks: must be google, microsoft, zoom, calcom or empty",
+			"providers.b.quirks: must be empty or one of calcom, caldav, google, microsoft, zoom",
 			"providers.b.testMethod: must be an HTTP method in upper case, such as GET or PROPFIND",
 		}},
 		{"token lifetime", map[string]Spec{"b": with(func(s *Spec) { s.TokenLifetime = "30 minutes" })}, ResolveOptions{}, []string{
@@ -103,7 +103,8 @@ func TestResolveRejects(t *testing.T) {
 			"providers.apikey.clientId: only for oauth2 providers",
 			"providers.apikey.scopes: only for oauth2 providers",
 		}},
-		{"reserved authorize parameters", map[string]Spec{"google": {AuthParams: map[string]string{"state": "x", "redirect_uri": "https://evil.com"}}}, ResolveOptions{}, []string{
+		{"reserved authorize parameters", map[string]Spec{"google": {AuthParams: map[string]string{"state": "x", "redirect_uri": "https://evil.com", "login_hint": "a@b"}}}, ResolveOptions{}, []string{
+			"providers.google.authParams.login_hint: set by the broker",
 			"providers.google.authParams.redirect_uri: set by the broker",
 			"providers.google.authParams.state: set by the broker",
 		}},
@@ -121,7 +122,7 @@ func TestResolveRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, errs := Resolve(tc.overrides, tc.opts)
+			r, errs := Resolve(tc.overrides, withRooms(tc.opts))
 			if r != nil {
 				t.Error("a registry came back with errors")
 			}

@@ -59,7 +59,7 @@ type Spec struct {
 	// unused (Microsoft: 90 days). Default false.
 	KeepAlive *bool  `yaml:"keepAlive,omitempty"`
 	Events    string `yaml:"events,omitempty"` // google | microsoft | calcom | caldav | none
-	// Quirks names the error-classification and wire quirks (google,
-	// microsoft, zoom, calcom); empty = plain RFC 6749.
+	// Quirks names the provider's room (providers/<name>; the list is
+	// providers/registry); empty = plain RFC 6749.
 	Quirks string `yaml:"quirks,omitempty"`
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/oauthbroker/broker/middleware"
 )
 
-// registerApps mounts the admin API for apps (DESIGN.md §2). Reads take
+// registerApps mounts the admin API for apps (docs/api.md). Reads take
 // either admin token, changes only the full one.
 func registerApps(r gin.IRouter, d Deps) {
 	if d.Auth == nil || d.Apps == nil {

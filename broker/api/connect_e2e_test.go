@@ -32,7 +32,11 @@ import (
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
+	"github.com/oauthbroker/broker/providers/google/googletest"
+	"github.com/oauthbroker/broker/providers/microsoft/microsofttest"
 	"github.com/oauthbroker/broker/providers/providertest"
+	"github.com/oauthbroker/broker/providers/zoom/zoomtest"
 )
 
 // The end-to-end harness: the real router (api.Register) with app
@@ -154,13 +158,13 @@ func newEnv(t *testing.T) *env {
 		e.fakes[id] = f
 		ps = append(ps, p)
 	}
-	fake(pGoogle, providertest.Options{Quirks: providertest.Google, RequirePKCE: true, TokenLifetime: time.Hour}, func(p *providers.Provider) {
+	fake(pGoogle, providertest.Options{Wire: googletest.Wire{}, RequirePKCE: true, TokenLifetime: time.Hour}, func(p *providers.Provider) {
 		// Without prompt=consent Google sends a refresh token on first consent only.
 		delete(p.AuthParams, "prompt")
 	})
-	fake(pMicrosoft, providertest.Options{Quirks: providertest.Microsoft, RotateRefreshTokens: true, TokenLifetime: time.Hour}, nil)
-	fake(pZoom, providertest.Options{Quirks: providertest.Zoom, RotateRefreshTokens: true, TokenLifetime: time.Hour}, nil)
-	fake(pCalCom, providertest.Options{Quirks: providertest.CalCom}, nil)
+	fake(pMicrosoft, providertest.Options{Wire: microsofttest.Wire{}, RotateRefreshTokens: true, TokenLifetime: time.Hour}, nil)
+	fake(pZoom, providertest.Options{Wire: zoomtest.Wire{}, RotateRefreshTokens: true, TokenLifetime: time.Hour}, nil)
+	fake(pCalCom, providertest.Options{Wire: calcomtest.Wire{}}, nil)
 	fake(pIss, providertest.Options{Issuer: "https://issuer.example"}, nil)
 	fake(pMixup, providertest.Options{Issuer: "https://attacker.example"}, func(p *providers.Provider) {
 		p.Issuer = "https://issuer.example"

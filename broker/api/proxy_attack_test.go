@@ -186,7 +186,7 @@ func TestProxyAttackDeadConnections(t *testing.T) {
 	}
 }
 
-// The server limits of SECURITY.md 12 on the real listener: an oversized
+// The server limits of docs/security.md §12 on the real listener: an oversized
 // request head is refused, a head that never ends is cut, and a body over
 // proxy.maxRequestBody never reaches the provider.
 func TestProxyAttackServerLimits(t *testing.T) {

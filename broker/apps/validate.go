@@ -41,7 +41,7 @@ type AppInput struct {
 	RateLimit float64
 }
 
-// Mask paths: the JSON names of an app's fields (DESIGN.md §2).
+// Mask paths: the JSON names of an app's fields (docs/api.md).
 const (
 	PathName                = "name"
 	PathDescription         = "description"
@@ -67,7 +67,7 @@ var readOnlyPaths = map[string]bool{"id": true, "createdDate": true, "updatedDat
 
 // reservedRedirectParams are query parameters the broker itself adds to a
 // redirect; an allowed redirect URI that already has one could be confused
-// with the broker's answer (DESIGN.md §3).
+// with the broker's answer (docs/security.md "Redirect URLs an app may use").
 var reservedRedirectParams = []string{"code", "state", "iss", "connectionId", "error", "error_description"}
 
 func field(path string) string { return "app." + path }

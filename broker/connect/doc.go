@@ -1,4 +1,4 @@
-// Package connect owns the flows that create connections (DESIGN.md §3):
+// Package connect owns the flows that create connections (docs/architecture.md "Flows"):
 // OAuth by redirect (POST /v1/connect/oauth → GET /oauth/start/{sessionId} →
 // GET /oauth/callback), the app-handled code exchange (POST
 // /v1/connect/code), credentials (POST /v1/connect/credentials), and the

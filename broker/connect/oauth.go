@@ -21,7 +21,7 @@ import (
 )
 
 // maxCallbackQuery bounds the callback's query string before it is parsed
-// (SECURITY.md item 19); a real one (code, state, iss, scope) is well under.
+// (docs/security.md §19); a real one (code, state, iss, scope) is well under.
 const maxCallbackQuery = 8 << 10
 
 // cookiePrefix names the browser-binding cookie; the session id follows, so
@@ -272,7 +272,7 @@ func (s *Service) redirectBack(w http.ResponseWriter, sess model.AuthSession, v 
 	seeOther(w, u.String())
 }
 
-// seeOther answers 303 with the headers SECURITY.md item 6 asks for.
+// seeOther answers 303 with the headers docs/security.md §6 asks for.
 func seeOther(w http.ResponseWriter, location string) {
 	h := w.Header()
 	h.Set("Location", location)

@@ -8,7 +8,7 @@ import (
 
 // The error pages of the browser flow. They say what the user can do and
 // nothing about why in detail: no provider text, state or code is ever shown
-// (SECURITY.md item 7), and html/template escapes whatever is.
+// (docs/security.md §7), and html/template escapes whatever is.
 type pageKind int
 
 const (

@@ -18,7 +18,7 @@ const MaxRedirectURLLen = 2048
 var reservedParams = []string{"code", "state", "iss", "connectionId", "error", "error_description", "appState"}
 
 // ValidateRedirectURL checks that raw is a URL the broker may send app's end
-// users back to (DESIGN.md §3, SECURITY.md "Connect and callback"):
+// users back to (docs/security.md "Redirect URLs an app may use"):
 //
 //   - printable ASCII only: no control characters, spaces, backslashes or
 //     raw non-ASCII, which browsers and url.Parse read differently;

@@ -16,7 +16,7 @@ func testApp() *model.App {
 	}
 }
 
-// securityRefusedRedirects is SECURITY.md's list of redirect URLs refused
+// securityRefusedRedirects is the list of redirect URLs that docs/security.md says are refused
 // for an app whose allowed domain is app.example.com; the fuzzer starts from
 // it too.
 var securityRefusedRedirects = []string{

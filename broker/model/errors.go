@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Code is an error code of the HTTP API (DESIGN.md §2). Codes are part of the
+// Code is an error code of the HTTP API (docs/api.md). Codes are part of the
 // public contract: callers switch on them.
 type Code string
 

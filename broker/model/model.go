@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Permission limits what an app's secret may do (DESIGN.md §2).
+// Permission limits what an app's secret may do (docs/api.md).
 type Permission string
 
 // The app permissions.

@@ -15,7 +15,7 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// Paths a hostile caller sends beyond SECURITY.md's list: each is refused,
+// Paths a hostile caller sends beyond the examples of docs/security.md §8: each is refused,
 // or reaches the provider confined under its base path.
 func TestAttackPaths(t *testing.T) {
 	e := newEnv(t, Options{})

@@ -1,5 +1,5 @@
 // Package proxy is the credential-injecting reverse proxy behind
-// ANY /proxy/{connectionId}/{path…} (DESIGN.md §3, SECURITY.md 8–12).
+// ANY /proxy/{connectionId}/{path…} (docs/architecture.md "Flows", docs/security.md §8–§12).
 //
 // It owns one httputil.ReverseProxy, built once with Rewrite, a tuned
 // transport and pooled copy buffers. Per request it asks the token manager

@@ -16,7 +16,7 @@ import (
 // depend on the Gin middleware).
 const HeaderBrokerError = "X-Broker-Error"
 
-// writeError answers with the DESIGN.md §2 envelope on a plain
+// writeError answers with the docs/api.md envelope on a plain
 // http.ResponseWriter, like middleware.Fail does on a Gin context.
 func writeError(w http.ResponseWriter, err error) {
 	status, body := model.Envelope(err)
@@ -30,7 +30,7 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 // credError answers a failure of the token manager with its own code: a
-// missing and a foreign connection are the same 404 (SECURITY.md 11),
+// missing and a foreign connection are the same 404 (docs/security.md §11),
 // NEEDS_REAUTH is 409, a token endpoint that failed is 502.
 func (p *Proxy) credError(w http.ResponseWriter, connID string, err error) {
 	if status, _ := model.Envelope(err); status >= 500 {

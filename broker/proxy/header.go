@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// droppedHeaders never reach the provider (SECURITY.md 9): the caller's own
+// droppedHeaders never reach the provider (docs/security.md §9): the caller's own
 // credentials (the broker's app secret travels in Authorization or
 // X-Api-Key), forwarding headers that would tell the provider a made-up
 // client address, the upgrade machinery and hop-by-hop headers. They are
@@ -111,7 +111,7 @@ func headerHasPrefix(name, prefix string) bool {
 }
 
 // dropResponseHeaders removes what the provider may not send to the caller
-// (SECURITY.md 10): cookies, which would be set on the broker's origin, and
+// (docs/security.md §10): cookies, which would be set on the broker's origin, and
 // X-Broker-Error, which marks answers the broker made itself. Hop-by-hop
 // headers are already gone (httputil.ReverseProxy removes them).
 func dropResponseHeaders(h http.Header) {

@@ -16,6 +16,8 @@ import (
 	"github.com/oauthbroker/broker/broker/store/sqlite"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
+	"github.com/oauthbroker/broker/providers/google/googletest"
 	"github.com/oauthbroker/broker/providers/providertest"
 )
 
@@ -93,7 +95,7 @@ func (e *realEnv) get(t testing.TB, path string) (*http.Response, string) {
 
 func TestWithTokenManager(t *testing.T) {
 	t.Run("proxied with the connection's token, cookie dropped", func(t *testing.T) {
-		e := newRealEnv(t, providertest.Options{Quirks: providertest.Google, TokenLifetime: time.Hour})
+		e := newRealEnv(t, providertest.Options{Wire: googletest.Wire{}, TokenLifetime: time.Hour})
 		resp, body := e.get(t, "/users/me/calendarList?maxResults=5")
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
@@ -110,11 +112,11 @@ func TestWithTokenManager(t *testing.T) {
 		}
 	})
 	t.Run("Cal.com static header", func(t *testing.T) {
-		e := newRealEnv(t, providertest.Options{Quirks: providertest.CalCom})
+		e := newRealEnv(t, providertest.Options{Wire: calcomtest.Wire{}})
 		resp, body := e.get(t, "/bookings")
 		var echo providertest.Echo
 		_ = json.Unmarshal([]byte(body), &echo)
-		if resp.StatusCode != http.StatusOK || len(echo.Headers["Cal-Api-Version"]) != 1 || echo.Headers["Cal-Api-Version"][0] != providertest.CalAPIVersion {
+		if resp.StatusCode != http.StatusOK || len(echo.Headers["Cal-Api-Version"]) != 1 || echo.Headers["Cal-Api-Version"][0] != calcomtest.APIVersion {
 			t.Fatalf("status %d, headers %v", resp.StatusCode, echo.Headers)
 		}
 	})

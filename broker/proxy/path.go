@@ -49,7 +49,7 @@ func errBadPath(reason string) error {
 
 // buildPath turns the caller's escaped path suffix (what follows
 // /proxy/{connectionId}, "" or starting with "/") into the upstream path, in
-// decoded and escaped form (SECURITY.md 8). Each segment is decoded exactly
+// decoded and escaped form (docs/security.md §8). Each segment is decoded exactly
 // once; ".", "..", segments holding '/', '\\', NUL or control characters
 // after that decoding (or after NFKC normalisation), invalid UTF-8, and empty
 // segments other than a trailing one (a trailing slash matters to CalDAV

@@ -18,7 +18,7 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// Defaults of Options (DESIGN.md §6, proxy:).
+// Defaults of Options (docs/configuration.md, proxy).
 const (
 	DefaultTimeout               = 30 * time.Second
 	DefaultResponseHeaderTimeout = 10 * time.Second

@@ -35,7 +35,7 @@ func newEnv(t testing.TB, o Options) *env {
 	return e
 }
 
-// Every hostile example of SECURITY.md reaches nothing but the upstream
+// Every hostile example of docs/security.md §8 and §9 reaches nothing but the upstream
 // under its base path: refused by the broker, or confined.
 func TestSecurityPathExamples(t *testing.T) {
 	e := newEnv(t, Options{})

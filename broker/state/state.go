@@ -10,7 +10,7 @@ import (
 
 // Limits and fixed header values.
 const (
-	// MaxTTL is the longest a state may live (SECURITY.md item 2).
+	// MaxTTL is the longest a state may live (docs/security.md §2).
 	MaxTTL = 10 * time.Minute
 	// MaxStateLen bounds the raw state before any parsing: a real one is
 	// about 350 bytes.
@@ -204,7 +204,7 @@ func (s *Signer) keyFor(t *jwt.Token) (any, error) {
 }
 
 // checkShape refuses what is too long or is not three base64url parts,
-// before any decoding is spent on it (SECURITY.md item 19).
+// before any decoding is spent on it (docs/security.md §19).
 func checkShape(token string) error {
 	if token == "" {
 		return errors.New("empty")

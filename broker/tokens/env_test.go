@@ -16,6 +16,7 @@ import (
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/calcom"
 	"github.com/oauthbroker/broker/providers/providertest"
 )
 
@@ -91,7 +92,7 @@ type envOpts struct {
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	if o.fake.TokenLifetime == 0 && o.fake.Quirks != providertest.CalCom {
+	if o.fake.TokenLifetime == 0 && (o.fake.Wire == nil || o.fake.Wire.Name() != calcom.Name) {
 		o.fake.TokenLifetime = time.Hour
 	}
 	e := &env{fake: providertest.New(t, o.fake), keys: mustKeys(t), clk: &clock{}}

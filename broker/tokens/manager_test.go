@@ -9,6 +9,8 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/providers/google/googletest"
+	"github.com/oauthbroker/broker/providers/microsoft/microsofttest"
 	"github.com/oauthbroker/broker/providers/providertest"
 )
 
@@ -57,7 +59,7 @@ func TestForeignOrMissingConnectionIsNotFound(t *testing.T) {
 }
 
 func TestDisconnect(t *testing.T) {
-	e := newEnv(t, envOpts{fake: providertest.Options{Quirks: providertest.Google}})
+	e := newEnv(t, envOpts{fake: providertest.Options{Wire: googletest.Wire{}}})
 	tok := e.fake.Mint("")
 	c := e.connect(t, tok)
 	if _, err := e.m.Get(bg(), e.appID, c.ID); err != nil || e.m.Len() != 1 {
@@ -173,7 +175,7 @@ func TestCacheIsBounded(t *testing.T) {
 }
 
 func TestKeepAlive(t *testing.T) {
-	e := newEnv(t, envOpts{fake: providertest.Options{Quirks: providertest.Microsoft}})
+	e := newEnv(t, envOpts{fake: providertest.Options{Wire: microsofttest.Wire{}}})
 	e.clk.Set(-60 * 24 * time.Hour) // saved 60 days ago, never used since
 	idleTok := e.fake.Mint("idle@example.com")
 	idle := e.connectAs(t, "idle@example.com", idleTok)
@@ -275,7 +277,7 @@ func TestCredentialsEncryptedAtRest(t *testing.T) {
 // same account again without one must keep the grant the broker holds, or
 // the connection dies at the next expiry.
 func TestReconnectWithoutRefreshTokenKeepsTheOldOne(t *testing.T) {
-	e := newEnv(t, envOpts{fake: providertest.Options{Quirks: providertest.Google}})
+	e := newEnv(t, envOpts{fake: providertest.Options{Wire: googletest.Wire{}}})
 	first := e.fake.Mint("")
 	c := e.connect(t, first)
 	second := e.fake.Mint("")

@@ -12,7 +12,11 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
+	"github.com/oauthbroker/broker/providers/google/googletest"
+	"github.com/oauthbroker/broker/providers/microsoft/microsofttest"
 	"github.com/oauthbroker/broker/providers/providertest"
+	"github.com/oauthbroker/broker/providers/zoom/zoomtest"
 )
 
 // getAll runs n concurrent Gets and returns the access tokens they got.
@@ -114,7 +118,7 @@ func TestDeadReplicaLeaseExpiresAndRefreshCompletes(t *testing.T) {
 }
 
 func TestRotatingRefreshTokensStayValid(t *testing.T) {
-	e := newEnv(t, envOpts{fake: providertest.Options{Quirks: providertest.Zoom, RotateRefreshTokens: true}})
+	e := newEnv(t, envOpts{fake: providertest.Options{Wire: zoomtest.Wire{}, RotateRefreshTokens: true}})
 	first := e.fake.Mint("")
 	c := e.connect(t, first)
 	seen := map[string]bool{first.RefreshToken: true}
@@ -140,9 +144,9 @@ func TestRotatingRefreshTokensStayValid(t *testing.T) {
 }
 
 func TestInvalidGrantMarksNeedsReauth(t *testing.T) {
-	for _, q := range []string{"", providertest.Google, providertest.Microsoft, providertest.Zoom, providertest.CalCom} {
-		t.Run("quirks="+q, func(t *testing.T) {
-			e := newEnv(t, envOpts{fake: providertest.Options{Quirks: q}})
+	for _, q := range []providertest.Wire{providertest.Standard{}, googletest.Wire{}, microsofttest.Wire{}, zoomtest.Wire{}, calcomtest.Wire{}} {
+		t.Run("fake="+q.Name(), func(t *testing.T) {
+			e := newEnv(t, envOpts{fake: providertest.Options{Wire: q}})
 			old := e.expiredToken()
 			c := e.connect(t, old)
 			e.fake.FailNextRefresh("invalid_grant")
@@ -291,7 +295,7 @@ func TestForceRefresh(t *testing.T) {
 }
 
 func TestCalcomRefreshURLAndMissingExpiresIn(t *testing.T) {
-	e := newEnv(t, envOpts{fake: providertest.Options{Quirks: providertest.CalCom}})
+	e := newEnv(t, envOpts{fake: providertest.Options{Wire: calcomtest.Wire{}}})
 	old := e.expiredToken()
 	c := e.connect(t, old)
 	before := time.Now()

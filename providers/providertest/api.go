@@ -1,7 +1,6 @@
 package providertest
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -39,7 +38,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	user, ok := s.apiCredential(r)
 	if !ok && !s.o.OpenAPI {
 		_, _ = io.Copy(io.Discard, r.Body)
-		s.writeAPIUnauthorized(w, r.URL.Path)
+		s.wire.WriteUnauthorized(w, r.URL.Path)
 		return
 	}
 	switch {
@@ -70,7 +69,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 			status = c
 		}
 	}
-	writeJSON(w, status, Echo{
+	WriteJSON(w, status, Echo{
 		Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery,
 		Host: r.Host, Headers: r.Header, BodyLength: n, User: user,
 	})
@@ -105,10 +104,7 @@ func (s *Server) apiCredential(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// handleUserInfo answers the user-info call in the quirk's shape: OIDC
-// userinfo (Google), Graph /me (Microsoft; mail is null for users whose
-// local part starts with "upn.", as for some personal accounts), Zoom
-// /users/me, Cal.com /v2/me.
+// handleUserInfo answers the user-info call in the Wire's shape.
 func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	s.userInfoCalls.Add(1)
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -122,49 +118,12 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		s.writeAPIUnauthorized(w, r.URL.Path)
+		s.wire.WriteUnauthorized(w, r.URL.Path)
 		return
 	}
 	first, last := displayName(user)
-	name := first + " " + last
-	id := s.accountID(n)
 	local, _, _ := strings.Cut(user, "@")
-	switch s.o.Quirks {
-	case Microsoft:
-		var mail any = user
-		if strings.HasPrefix(local, "upn.") {
-			mail = nil
-		}
-		writeJSON(w, http.StatusOK, map[string]any{
-			"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
-			"id":             id, "displayName": name, "givenName": first, "surname": last,
-			"mail": mail, "userPrincipalName": user,
-		})
-	case Zoom:
-		writeJSON(w, http.StatusOK, map[string]any{
-			"id": id, "first_name": first, "last_name": last, "display_name": name,
-			"email": user, "type": 1, "account_id": "acct-" + id,
-		})
-	case CalCom:
-		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{
-			"id": n, "username": local, "email": user, "name": name,
-			"timeZone": "Europe/London", "weekStart": "Monday",
-		}})
-	default:
-		writeJSON(w, http.StatusOK, map[string]any{
-			"sub": id, "email": user, "email_verified": true, "name": name,
-			"given_name": first, "family_name": last,
-		})
-	}
-}
-
-// accountID formats a user number as the quirk's account ids look.
-func (s *Server) accountID(n int) string {
-	switch s.o.Quirks {
-	case Microsoft:
-		return fmt.Sprintf("00000000-0000-0000-0000-%012d", n)
-	case Zoom:
-		return "zoom-" + itoa(n)
-	}
-	return itoa(n)
+	WriteJSON(w, http.StatusOK, s.wire.UserInfo(User{
+		Email: user, Local: local, First: first, Last: last, Name: first + " " + last, N: n, ID: s.wire.AccountID(n),
+	}))
 }

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -100,78 +99,61 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	form, err := s.readForm(r)
+	form, err := s.ReadForm(r)
 	if err != nil {
-		s.writeTokenError(w, failRequest, "The request body could not be parsed.")
+		s.fail(w, FailRequest, "The request body could not be parsed.")
 		return
 	}
 	if !s.clientOK(r, form) {
-		s.writeTokenError(w, failClient, "")
+		s.fail(w, FailClient, "")
 		return
 	}
 	switch form.Get("grant_type") {
 	case "authorization_code":
 		s.exchange(w, form)
 	case "refresh_token":
-		if s.o.Quirks == CalCom { // Cal.com refreshes at its own URL only
-			writeJSON(w, http.StatusBadRequest, map[string]string{"message": "grant_type invalid"})
+		if s.wire.Policy().NoRefreshAtTokenEndpoint {
+			s.fail(w, FailCustom, "unsupported_grant_type")
 			return
 		}
-		s.refreshGrant(w, form.Get("refresh_token"))
+		s.RefreshGrant(w, form.Get("refresh_token"))
 	default:
-		s.writeTokenError(w, failCustom, "unsupported_grant_type")
+		s.fail(w, FailCustom, "unsupported_grant_type")
 	}
 }
 
-// handleCalRefresh is Cal.com's separate refresh endpoint: the refresh
-// token as a Bearer credential, client id and secret in the body (JSON or
-// form), the answer {access_token} alone.
-func (s *Server) handleCalRefresh(w http.ResponseWriter, r *http.Request) {
-	s.tokenCalls.Add(1)
-	if r.Method != http.MethodPost {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Invalid method"})
-		return
-	}
-	form, err := s.readForm(r)
-	if err != nil || form.Get("grant_type") != "refresh_token" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "grant type invalid"})
-		return
-	}
-	if !s.bodyClientOK(form) {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized"})
-		return
-	}
-	rt, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		rt = form.Get("refresh_token") // Cal.com's older handler read the body
-	}
-	s.refreshGrant(w, rt)
+// fail writes a token error in the Wire's format.
+func (s *Server) fail(w http.ResponseWriter, k FailKind, detail string) {
+	s.wire.WriteTokenError(w, tokenError(k, detail))
 }
+
+// CountTokenCall counts a hit of a token endpoint of a Router's own.
+func (s *Server) CountTokenCall() { s.tokenCalls.Add(1) }
 
 func (s *Server) exchange(w http.ResponseWriter, form url.Values) {
 	s.mu.Lock()
 	c := s.codes[form.Get("code")]
-	var fail failKind = -1
+	var fail FailKind = -1
 	switch {
 	case c == nil:
-		fail = failCode
+		fail = FailCode
 	case c.used:
-		fail = failRedeemed
+		fail = FailRedeemed
 	case form.Get("redirect_uri") != c.redirectURI:
-		fail = failRedirect
+		fail = FailRedirect
 	case c.challenge != "" && !verifierMatches(form.Get("code_verifier"), c.challenge):
-		fail = failPKCE
+		fail = FailPKCE
 	}
 	if c != nil {
 		c.used = true // one attempt per code, as real providers do
 	}
 	if fail >= 0 {
 		s.mu.Unlock()
-		s.writeTokenError(w, fail, "")
+		s.fail(w, fail, "")
 		return
 	}
 	giveRefresh := true
-	if s.o.Quirks == Google { // a refresh token only on first consent, or when prompt=consent forces one
+	if s.wire.Policy().RefreshTokenOnFirstConsent {
 		giveRefresh = !s.consented[c.user] || c.forceRefresh
 		s.consented[c.user] = true
 	}
@@ -182,10 +164,12 @@ func (s *Server) exchange(w http.ResponseWriter, form url.Values) {
 	at, _ := s.newAccess(c.user, c.scope, rt)
 	body := s.tokenBody(at, rt, c.scope)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, body)
+	WriteJSON(w, http.StatusOK, body)
 }
 
-func (s *Server) refreshGrant(w http.ResponseWriter, rt string) {
+// RefreshGrant answers a refresh_token grant for rt, at /token or at a
+// Router's own endpoint; failures queued by FailNextRefresh come first.
+func (s *Server) RefreshGrant(w http.ResponseWriter, rt string) {
 	s.refreshCalls.Add(1)
 	s.mu.Lock()
 	if len(s.failures) > 0 {
@@ -195,14 +179,14 @@ func (s *Server) refreshGrant(w http.ResponseWriter, rt string) {
 		if f.status != 0 {
 			writeBareStatus(w, f.status)
 		} else {
-			s.writeTokenError(w, failCustom, f.code)
+			s.fail(w, FailCustom, f.code)
 		}
 		return
 	}
 	old := s.refresh[rt]
 	if old == nil || old.dead {
 		s.mu.Unlock()
-		s.writeTokenError(w, failGrant, "")
+		s.fail(w, FailGrant, "")
 		return
 	}
 	newRT, live := "", rt
@@ -214,39 +198,26 @@ func (s *Server) refreshGrant(w http.ResponseWriter, rt string) {
 	at, _ := s.newAccess(old.user, old.scope, live)
 	body := s.tokenBody(at, newRT, old.scope)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, body)
+	WriteJSON(w, http.StatusOK, body)
 }
 
-// tokenBody is a successful token response in the quirk's shape. Callers
+// tokenBody is a successful token response in the Wire's shape. Callers
 // hold mu.
 func (s *Server) tokenBody(at, rt, scope string) map[string]any {
-	b := map[string]any{"access_token": at}
+	b := map[string]any{"access_token": at, "token_type": "Bearer", "scope": scope}
 	if rt != "" {
 		b["refresh_token"] = rt
 	}
-	if s.o.Quirks == CalCom { // no token_type, no expires_in, no scope
-		return b
-	}
-	b["token_type"] = "Bearer"
-	b["scope"] = scope
 	if s.lifetime > 0 {
 		b["expires_in"] = int(s.lifetime / time.Second)
 	}
-	switch s.o.Quirks {
-	case Microsoft:
-		if s.lifetime > 0 {
-			b["ext_expires_in"] = int(s.lifetime / time.Second)
-		}
-	case Zoom:
-		b["token_type"] = "bearer"
-		b["api_url"] = "https://api.zoom.us"
-	}
+	s.wire.TokenResponse(b, s.lifetime)
 	return b
 }
 
-// handleRevoke revokes an access or refresh token (RFC 7009 body). Zoom
-// demands Basic client authentication; Google answers 400 invalid_token for
-// a token it does not know or already revoked.
+// handleRevoke revokes an access or refresh token (RFC 7009 body), with
+// Basic client authentication when the Policy demands it; the Wire words
+// the answer.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	s.revokeCalls.Add(1)
 	if r.Method != http.MethodPost {
@@ -254,16 +225,16 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		s.writeTokenError(w, failRequest, "The request body could not be parsed.")
+		s.fail(w, FailRequest, "The request body could not be parsed.")
 		return
 	}
-	if s.o.Quirks == Zoom && !s.basicClientOK(r) {
-		s.writeTokenError(w, failClient, "")
+	if s.wire.Policy().ClientAuthBasic && !s.basicClientOK(r) {
+		s.fail(w, FailClient, "")
 		return
 	}
 	token := r.PostForm.Get("token")
 	if token == "" {
-		s.writeTokenError(w, failRequest, "token is required.")
+		s.fail(w, FailRequest, "token is required.")
 		return
 	}
 	s.mu.Lock()
@@ -273,21 +244,14 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	s.revoked[token] = true
 	s.kill(token)
 	s.mu.Unlock()
-	switch {
-	case s.o.Quirks == Google && !known:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_token", "error_description": "Token expired or revoked"})
-	case s.o.Quirks == Zoom:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
-	default:
-		writeJSON(w, http.StatusOK, map[string]string{})
-	}
+	s.wire.WriteRevoked(w, known)
 }
 
-// readForm reads a token request body: form-encoded, or JSON for Cal.com
-// (whose Next.js handlers parse either).
-func (s *Server) readForm(r *http.Request) (url.Values, error) {
+// ReadForm reads a token request body: form-encoded, or JSON when the
+// Policy allows it.
+func (s *Server) ReadForm(r *http.Request) (url.Values, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct == "application/json" && s.o.Quirks == CalCom {
+	if ct == "application/json" && s.wire.Policy().JSONBodies {
 		var m map[string]any
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m); err != nil {
 			return nil, err
@@ -304,16 +268,17 @@ func (s *Server) readForm(r *http.Request) (url.Values, error) {
 	return r.PostForm, nil
 }
 
-// clientOK checks client authentication: HTTP Basic only for Zoom, the
-// request body for every other quirk.
+// clientOK checks client authentication: HTTP Basic only when the Policy
+// says so, else the request body.
 func (s *Server) clientOK(r *http.Request, form url.Values) bool {
-	if s.o.Quirks == Zoom {
+	if s.wire.Policy().ClientAuthBasic {
 		return s.basicClientOK(r)
 	}
-	return s.bodyClientOK(form)
+	return s.ClientInBody(form)
 }
 
-func (s *Server) bodyClientOK(form url.Values) bool {
+// ClientInBody reports whether form carries the fake's client id and secret.
+func (s *Server) ClientInBody(form url.Values) bool {
 	return form.Get("client_id") == s.o.ClientID && secretEqual(form.Get("client_secret"), s.o.ClientSecret)
 }
 

@@ -14,26 +14,18 @@ import (
 	"github.com/oauthbroker/broker/broker/model"
 )
 
-// Quirk modes understood by the fake; "" is plain RFC 6749.
-const (
-	Google    = "google"
-	Microsoft = "microsoft"
-	Zoom      = "zoom"
-	CalCom    = "calcom"
-)
-
 // Defaults used when Options leaves a field empty.
 const (
 	DefaultClientID     = "fake-client-id"
 	DefaultClientSecret = "fake-client-secret"
 	DefaultUser         = "user@example.com"
-	// CalAPIVersion is the static header the Cal.com fake's Spec asks for.
-	CalAPIVersion = "2024-08-13"
 )
 
 // Options configure a fake provider.
 type Options struct {
-	Quirks       string // google | microsoft | zoom | calcom | "" (RFC 6749)
+	// Wire is the provider's wire format; nil is Standard (plain RFC 6749).
+	// A room's test package sets it (googletest.New, …).
+	Wire         Wire
 	ClientID     string // default DefaultClientID
 	ClientSecret string // default DefaultClientSecret
 	// RequirePKCE: /authorize refuses a request without an S256
@@ -56,8 +48,9 @@ type Options struct {
 type Server struct {
 	URL string // base URL, http://127.0.0.1:port
 
-	o   Options
-	srv *httptest.Server
+	o    Options
+	wire Wire
+	srv  *httptest.Server
 
 	tokenCalls, refreshCalls, revokeCalls, authorizeCalls, apiCalls, userInfoCalls atomic.Int64
 
@@ -66,7 +59,7 @@ type Server struct {
 	codes     map[string]*authCode
 	access    map[string]*accessToken
 	refresh   map[string]*refreshToken
-	consented map[string]bool // users who consented once (Google's refresh-token quirk)
+	consented map[string]bool // users who consented once (Policy.RefreshTokenOnFirstConsent)
 	userIDs   map[string]int
 	revoked   map[string]bool // tokens named at /revoke
 	failures  []refreshFailure
@@ -107,8 +100,12 @@ func New(t testing.TB, o Options) *Server {
 	if o.ClientSecret == "" {
 		o.ClientSecret = DefaultClientSecret
 	}
+	if o.Wire == nil {
+		o.Wire = Standard{}
+	}
 	s := &Server{
 		o:         o,
+		wire:      o.Wire,
 		lifetime:  o.TokenLifetime,
 		codes:     map[string]*authCode{},
 		access:    map[string]*accessToken{},
@@ -120,10 +117,12 @@ func New(t testing.TB, o Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/authorize", s.handleAuthorize)
 	mux.HandleFunc("/token", s.handleToken)
-	mux.HandleFunc("/refresh", s.handleCalRefresh)
 	mux.HandleFunc("/revoke", s.handleRevoke)
 	mux.HandleFunc("/userinfo", s.handleUserInfo)
 	mux.HandleFunc("/api/", s.handleAPI)
+	if r, ok := o.Wire.(Router); ok {
+		r.Routes(s, mux)
+	}
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
@@ -155,9 +154,8 @@ func (s *Server) APICalls() int { return int(s.apiCalls.Load()) }
 func (s *Server) UserInfoCalls() int { return int(s.userInfoCalls.Load()) }
 
 // FailNextRefresh makes the next refresh fail with that OAuth error code,
-// written in the quirk's wire format: "invalid_grant" becomes Zoom's
-// {"reason":"Invalid Token!","error":"invalid_request"}, Cal.com's
-// 401 {"message":"Unauthorized"}, Microsoft's AADSTS70008 description.
+// written in the Wire's format (a Wire may render "invalid_grant" in the
+// provider's own words).
 func (s *Server) FailNextRefresh(code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -213,7 +211,7 @@ func (s *Server) ExpireAccessTokens() {
 
 // Invalidate kills one access or refresh token at the provider, as a user
 // revoking access in the provider's settings would: the API answers 401 and
-// a refresh fails with the quirk's invalid_grant.
+// a refresh fails with the Wire's invalid_grant.
 func (s *Server) Invalidate(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -316,7 +314,7 @@ func (s *Server) AccountID(user string) string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.accountID(s.userID(user))
+	return s.wire.AccountID(s.userID(user))
 }
 
 // displayName turns an email into a name: "alice@x" → "Alice Example".

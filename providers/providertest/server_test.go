@@ -13,7 +13,12 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/oauthbroker/broker/providers/calcom"
+	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
+	"github.com/oauthbroker/broker/providers/google/googletest"
+	"github.com/oauthbroker/broker/providers/microsoft/microsofttest"
 	"github.com/oauthbroker/broker/providers/providertest"
+	"github.com/oauthbroker/broker/providers/zoom/zoomtest"
 )
 
 // noRedirect is a client that shows the fake's redirects instead of
@@ -51,9 +56,9 @@ func authorize(t *testing.T, authURL string) url.Values {
 }
 
 func TestCodeFlowPerQuirk(t *testing.T) {
-	for _, q := range []string{"", providertest.Google, providertest.Microsoft, providertest.Zoom, providertest.CalCom} {
-		t.Run("quirk="+q, func(t *testing.T) {
-			s := providertest.New(t, providertest.Options{Quirks: q, RequirePKCE: true, TokenLifetime: time.Hour, Issuer: "https://issuer.example"})
+	for _, q := range []providertest.Wire{providertest.Standard{}, googletest.Wire{}, microsofttest.Wire{}, zoomtest.Wire{}, calcomtest.Wire{}} {
+		t.Run("fake="+q.Name(), func(t *testing.T) {
+			s := providertest.New(t, providertest.Options{Wire: q, RequirePKCE: true, TokenLifetime: time.Hour, Issuer: "https://issuer.example"})
 			cfg := config(s)
 			v := oauth2.GenerateVerifier()
 			back := authorize(t, cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(v)))
@@ -68,7 +73,7 @@ func TestCodeFlowPerQuirk(t *testing.T) {
 			if tok.RefreshToken == "" {
 				t.Fatal("no refresh token on first consent")
 			}
-			if q == providertest.CalCom && (tok.TokenType != "" || !tok.Expiry.IsZero()) {
+			if q.Name() == calcom.Name && (tok.TokenType != "" || !tok.Expiry.IsZero()) {
 				t.Fatalf("Cal.com sent token_type %q / expiry %v", tok.TokenType, tok.Expiry)
 			}
 			if _, err := cfg.Exchange(ctx, back.Get("code"), oauth2.VerifierOption(v)); err == nil {
@@ -82,7 +87,7 @@ func TestCodeFlowPerQuirk(t *testing.T) {
 }
 
 func TestPKCEAndClientAuthAreEnforced(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.Zoom, RequirePKCE: true})
+	s := providertest.New(t, providertest.Options{Wire: zoomtest.Wire{}, RequirePKCE: true})
 	cfg := config(s)
 	if back := authorize(t, cfg.AuthCodeURL("st")); back.Get("error") != "invalid_request" {
 		t.Fatalf("no challenge: %v", back)
@@ -103,7 +108,7 @@ func TestPKCEAndClientAuthAreEnforced(t *testing.T) {
 }
 
 func TestAuthorizeErrors(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.Microsoft})
+	s := providertest.New(t, providertest.Options{Wire: microsofttest.Wire{}})
 	cfg := config(s)
 	if got := authorize(t, cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("login_hint", "deny"))); got.Get("error") != "access_denied" {
 		t.Fatalf("deny: %v", got)
@@ -127,7 +132,7 @@ func TestAuthorizeErrors(t *testing.T) {
 }
 
 func TestRotatingRefreshTokensAreSingleUse(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.Zoom, RotateRefreshTokens: true, TokenLifetime: time.Hour})
+	s := providertest.New(t, providertest.Options{Wire: zoomtest.Wire{}, RotateRefreshTokens: true, TokenLifetime: time.Hour})
 	cfg := config(s)
 	first := s.Mint("")
 	tok, err := cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: first.RefreshToken}).Token()
@@ -145,7 +150,7 @@ func TestRotatingRefreshTokensAreSingleUse(t *testing.T) {
 }
 
 func TestFailureSwitches(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.Microsoft, TokenLifetime: time.Hour})
+	s := providertest.New(t, providertest.Options{Wire: microsofttest.Wire{}, TokenLifetime: time.Hour})
 	cfg := config(s)
 	rt := s.Mint("").RefreshToken
 	refresh := func() error {
@@ -167,7 +172,7 @@ func TestFailureSwitches(t *testing.T) {
 }
 
 func TestCalComRefreshEndpoint(t *testing.T) {
-	s := providertest.New(t, providertest.Options{Quirks: providertest.CalCom})
+	s := providertest.New(t, providertest.Options{Wire: calcomtest.Wire{}})
 	rt := s.Mint("").RefreshToken
 	body := `{"grant_type":"refresh_token","client_id":"` + providertest.DefaultClientID + `","client_secret":"` + providertest.DefaultClientSecret + `"}`
 	req, _ := http.NewRequest(http.MethodPost, s.Spec().RefreshURL, strings.NewReader(body))

@@ -8,17 +8,15 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// Spec returns a providers.Spec that points at the fake, shaped like the
-// catalog entry of its quirk (scopes and separator, client auth style,
-// Google's authorize parameters, Cal.com's refresh URL, lifetime and
-// cal-api-version header). The URLs are plain http on 127.0.0.1: resolve it
-// with allowInsecureLoopback, or use Provider.
+// Spec returns a providers.Spec that points at the fake, shaped by its
+// Wire like the catalog entry of its provider. The URLs are plain http on
+// 127.0.0.1: resolve it with allowInsecureLoopback, or use Provider.
 func (s *Server) Spec() providers.Spec {
 	yes, no := true, false
 	rotates := s.o.RotateRefreshTokens
 	sp := providers.Spec{
 		Kind:                 providers.KindOAuth2,
-		Name:                 "Fake " + s.quirkName(),
+		Name:                 "Fake OAuth",
 		Enabled:              &yes,
 		ClientID:             s.o.ClientID,
 		ClientSecret:         s.o.ClientSecret,
@@ -38,39 +36,21 @@ func (s *Server) Spec() providers.Spec {
 		RotatesRefreshTokens: &rotates,
 		KeepAlive:            &no,
 		Events:               "none",
-		Quirks:               s.o.Quirks,
+		Quirks:               s.wire.Name(),
 	}
-	switch s.o.Quirks {
-	case Google:
-		sp.Scopes = []string{"openid", "email", "profile", "https://www.googleapis.com/auth/calendar"}
-		sp.AuthParams = map[string]string{"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}
-	case Microsoft:
-		sp.Scopes = []string{"offline_access", "User.Read", "Calendars.ReadWrite"}
-		sp.RevokeURL = "" // Microsoft has no revocation endpoint
-		sp.KeepAlive = &yes
-	case Zoom:
-		sp.Scopes = []string{"meeting:read", "meeting:write", "user:read"}
-		sp.AuthStyle = "basic"
-	case CalCom:
-		sp.Scopes = []string{"READ_BOOKING", "READ_PROFILE"}
-		sp.ScopeSeparator = ","
-		sp.RefreshURL = s.URL + "/refresh"
-		sp.RevokeURL = ""
-		sp.TokenLifetime = "30m"
-		sp.Headers = map[string]string{"Cal-Api-Version": CalAPIVersion}
-	}
+	s.wire.Spec(&sp, s.URL)
 	return sp
 }
 
-// Provider returns the fake as a resolved provider with id "fake-<quirk>"
-// ("fake" for plain RFC 6749), every default applied, without going through
-// the catalog.
+// Provider returns the fake as a resolved provider with id "fake-<name>"
+// ("fake" for plain RFC 6749) and the Wire's room, every default applied,
+// without going through the catalog.
 func (s *Server) Provider(t testing.TB) *providers.Provider {
 	t.Helper()
 	sp := s.Spec()
-	p := &providers.Provider{ID: "fake", Spec: sp}
-	if s.o.Quirks != "" {
-		p.ID = "fake-" + s.o.Quirks
+	p := &providers.Provider{ID: "fake", Spec: sp, Room: s.wire.Room()}
+	if n := s.wire.Name(); n != "" {
+		p.ID = "fake-" + n
 	}
 	if sp.TokenLifetime != "" {
 		d, err := time.ParseDuration(sp.TokenLifetime)
@@ -80,18 +60,4 @@ func (s *Server) Provider(t testing.TB) *providers.Provider {
 		p.TokenLifetimeD = d
 	}
 	return p
-}
-
-func (s *Server) quirkName() string {
-	switch s.o.Quirks {
-	case Google:
-		return "Google"
-	case Microsoft:
-		return "Microsoft"
-	case Zoom:
-		return "Zoom"
-	case CalCom:
-		return "Cal.com"
-	}
-	return "OAuth"
 }

@@ -6,86 +6,176 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/oauthbroker/broker/providers"
 )
 
-// failKind is why a token request failed; each quirk writes it in its own
-// wire format.
-type failKind int
+// Wire is how one provider speaks, as the fake plays it. The fake itself is
+// plain RFC 6749 (Standard); a room's test package (googletest,
+// microsofttest, …) passes its own Wire, usually Standard embedded with the
+// methods that differ overridden, so a provider's fake lives beside its
+// room and this package switches on no provider.
+type Wire interface {
+	// Name is the room's name ("" for plain RFC 6749); the fake's provider
+	// id is "fake-<name>".
+	Name() string
+	// Room is attached to the fake's Provider (nil: plain RFC 6749).
+	Room() providers.Room
+	// Spec shapes the fake's spec like the catalog entry (scopes and
+	// separator, auth style, authorize parameters, lifetime, headers).
+	// baseURL is the fake's own, for extra endpoints.
+	Spec(sp *providers.Spec, baseURL string)
+	// Policy is what the fake's generic endpoints enforce for it.
+	Policy() Policy
+	// WriteTokenError answers a failed token, refresh or revoke request.
+	WriteTokenError(w http.ResponseWriter, e TokenError)
+	// WriteUnauthorized answers an API or user-info call whose token is
+	// missing, unknown or stale.
+	WriteUnauthorized(w http.ResponseWriter, path string)
+	// TokenResponse shapes a successful token response: b holds
+	// access_token, refresh_token (when one is issued), token_type, scope
+	// and expires_in (when lifetime > 0).
+	TokenResponse(b map[string]any, lifetime time.Duration)
+	// UserInfo is the user-info body for u.
+	UserInfo(u User) any
+	// AccountID formats a user number as the provider's account ids look.
+	AccountID(n int) string
+	// WriteRevoked answers a revoke; known says whether the token was live.
+	WriteRevoked(w http.ResponseWriter, known bool)
+}
 
+// Router is a Wire with endpoints of its own (Cal.com's /refresh). Routes
+// is called once at start with the fake's mux.
+type Router interface {
+	Routes(s *Server, mux *http.ServeMux)
+}
+
+// Policy is what the fake's generic endpoints enforce.
+type Policy struct {
+	// ClientAuthBasic: the token and revoke endpoints take HTTP Basic
+	// client authentication only.
+	ClientAuthBasic bool
+	// RefreshTokenOnFirstConsent: a code exchange returns a refresh token
+	// only the first time a user consents, or when prompt=consent forces
+	// one.
+	RefreshTokenOnFirstConsent bool
+	// NoRefreshAtTokenEndpoint: /token refuses the refresh_token grant (the
+	// provider refreshes at an endpoint of its own).
+	NoRefreshAtTokenEndpoint bool
+	// JSONBodies: token requests may be JSON as well as form-encoded.
+	JSONBodies bool
+}
+
+// FailKind is why a token request failed; each Wire writes it in its own
+// format.
+type FailKind int
+
+// Why token requests fail.
 const (
-	failGrant    failKind = iota // refresh token unknown, used or revoked
-	failCode                     // authorization code unknown
-	failRedeemed                 // authorization code used twice
-	failRedirect                 // redirect_uri differs from the authorize request
-	failPKCE                     // code_verifier missing or wrong
-	failClient                   // client authentication failed
-	failRequest                  // malformed request; detail says what
-	failCustom                   // FailNextRefresh(code); detail is the code
+	FailGrant    FailKind = iota // refresh token unknown, used or revoked
+	FailCode                     // authorization code unknown
+	FailRedeemed                 // authorization code used twice
+	FailRedirect                 // redirect_uri differs from the authorize request
+	FailPKCE                     // code_verifier missing or wrong
+	FailClient                   // client authentication failed
+	FailRequest                  // malformed request; Detail says what
+	FailCustom                   // FailNextRefresh(code); Code is that code
 )
 
-// writeTokenError answers a token request in the quirk's error format:
-// RFC 6749 {error, error_description}; Microsoft with an AADSTS code in the
-// description and error_codes; Zoom {reason, error}; Cal.com {message}
-// with 401 for anything about credentials.
-func (s *Server) writeTokenError(w http.ResponseWriter, k failKind, detail string) {
-	status := http.StatusBadRequest
-	var code, desc, reason string
-	var aad int
+// TokenError is one failed token request in RFC 6749 terms: the status,
+// error code and description Standard writes. A Wire reads Kind to write
+// its own words for it.
+type TokenError struct {
+	Kind        FailKind
+	Status      int
+	Code        string
+	Description string
+}
+
+// tokenError is the RFC 6749 reading of a failure.
+func tokenError(k FailKind, detail string) TokenError {
+	e := TokenError{Kind: k, Status: http.StatusBadRequest, Code: "invalid_grant"}
 	switch k {
-	case failGrant:
-		code, desc, aad, reason = "invalid_grant", "Token has been expired or revoked.", 70008, "Invalid Token!"
-	case failCode:
-		code, desc, aad, reason = "invalid_grant", "Malformed auth code.", 70000, "Invalid authorization code"
-	case failRedeemed:
-		code, desc, aad, reason = "invalid_grant", "The code has already been redeemed.", 54005, "Invalid authorization code"
-	case failRedirect:
-		code, desc, aad, reason = "invalid_grant", "The redirect URI does not match the one in the authorization request.", 50148, "Redirect URI mismatch."
-		if s.o.Quirks == Google {
-			code = "redirect_uri_mismatch"
-		}
-	case failPKCE:
-		code, desc, aad, reason = "invalid_grant", "The code_verifier does not match the code_challenge.", 501481, "Invalid code verifier"
-	case failClient:
-		status = http.StatusUnauthorized
-		code, desc, aad, reason = "invalid_client", "Invalid client secret provided.", 7000215, "Invalid client_id or client_secret"
-	case failRequest:
-		code, desc, aad, reason = "invalid_request", detail, 900144, detail
-	case failCustom:
-		code, desc, reason = detail, "The provider refused the request.", detail
-		switch detail {
-		case "invalid_grant":
-			aad, reason = 70008, "Invalid Token!"
-		case "invalid_client":
-			status, aad = http.StatusUnauthorized, 7000215
+	case FailGrant:
+		e.Description = "Token has been expired or revoked."
+	case FailCode:
+		e.Description = "Malformed auth code."
+	case FailRedeemed:
+		e.Description = "The code has already been redeemed."
+	case FailRedirect:
+		e.Description = "The redirect URI does not match the one in the authorization request."
+	case FailPKCE:
+		e.Description = "The code_verifier does not match the code_challenge."
+	case FailClient:
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_client", "Invalid client secret provided."
+	case FailRequest:
+		e.Code, e.Description = "invalid_request", detail
+	case FailCustom:
+		e.Code, e.Description = detail, "The provider refused the request."
+		if detail == "invalid_client" {
+			e.Status = http.StatusUnauthorized
 		}
 	}
-	switch s.o.Quirks {
-	case Microsoft:
-		body := map[string]any{"error": code, "error_description": desc,
-			"timestamp": time.Now().UTC().Format("2006-01-02 15:04:05Z"), "trace_id": randomHex(), "correlation_id": randomHex()}
-		if aad != 0 {
-			body["error_description"] = fmt.Sprintf("AADSTS%d: %s Trace ID: %s", aad, desc, randomHex())
-			body["error_codes"] = []int{aad}
-		}
-		writeJSON(w, status, body)
-	case Zoom:
-		if code == "invalid_grant" {
-			code = "invalid_request" // Zoom's word for a dead token or code
-		}
-		writeJSON(w, status, map[string]string{"reason": reason, "error": code})
-	case CalCom:
-		if code == "invalid_grant" || code == "invalid_client" {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized"})
-			return
-		}
-		msg := desc
-		if k == failCustom {
-			msg = detail
-		}
-		writeJSON(w, status, map[string]string{"message": msg})
-	default:
-		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	return e
+}
+
+// User is one user of the fake, as a Wire renders it.
+type User struct {
+	Email       string // the login, e.g. alice@example.com
+	Local       string // the part before @
+	First, Last string
+	Name        string // First Last
+	N           int    // a stable number per user
+	ID          string // AccountID(N)
+}
+
+// Standard is plain RFC 6749 with OpenID Connect userinfo. Wires embed it.
+type Standard struct{}
+
+var _ Wire = Standard{}
+
+// Name implements Wire.
+func (Standard) Name() string { return "" }
+
+// Room implements Wire.
+func (Standard) Room() providers.Room { return nil }
+
+// Spec implements Wire: the fake's defaults stand.
+func (Standard) Spec(*providers.Spec, string) {}
+
+// Policy implements Wire: client authentication in the body, a refresh
+// token on every exchange.
+func (Standard) Policy() Policy { return Policy{} }
+
+// WriteTokenError implements Wire: {error, error_description}.
+func (Standard) WriteTokenError(w http.ResponseWriter, e TokenError) {
+	WriteJSON(w, e.Status, map[string]string{"error": e.Code, "error_description": e.Description})
+}
+
+// WriteUnauthorized implements Wire: RFC 6750's invalid_token.
+func (Standard) WriteUnauthorized(w http.ResponseWriter, _ string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+}
+
+// TokenResponse implements Wire: b as it is.
+func (Standard) TokenResponse(map[string]any, time.Duration) {}
+
+// UserInfo implements Wire: OpenID Connect userinfo.
+func (Standard) UserInfo(u User) any {
+	return map[string]any{
+		"sub": u.ID, "email": u.Email, "email_verified": true, "name": u.Name,
+		"given_name": u.First, "family_name": u.Last,
 	}
+}
+
+// AccountID implements Wire: the number.
+func (Standard) AccountID(n int) string { return strconv.Itoa(n) }
+
+// WriteRevoked implements Wire: 200 {} (RFC 7009 §2.2, also for an unknown
+// token).
+func (Standard) WriteRevoked(w http.ResponseWriter, _ bool) {
+	WriteJSON(w, http.StatusOK, map[string]string{})
 }
 
 // writeBareStatus answers with a status and an HTML body, as a load balancer
@@ -99,33 +189,10 @@ func writeBareStatus(w http.ResponseWriter, status int) {
 	fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
 }
 
-// writeAPIUnauthorized answers an API or user-info call whose token is
-// missing, unknown or stale, in the quirk's shape.
-func (s *Server) writeAPIUnauthorized(w http.ResponseWriter, path string) {
-	switch s.o.Quirks {
-	case Google:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{
-			"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}})
-	case Microsoft:
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{
-			"code": "InvalidAuthenticationToken", "message": "Access token has expired or is not yet valid."}})
-	case Zoom:
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 124, "message": "Invalid access token."})
-	case CalCom:
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"status": "error", "timestamp": time.Now().UTC().Format(time.RFC3339),
-			"path": path, "error": map[string]any{"code": "UnauthorizedException", "message": "Invalid Access Token."}})
-	default:
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers status with v as JSON, uncached, as providers do.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
