@@ -19,6 +19,7 @@ import (
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
@@ -36,6 +37,11 @@ type Options struct {
 	// HTTPClient makes token and provider API calls (not proxied ones).
 	HTTPClient *http.Client
 	Now        func() time.Time
+	// Telemetry is used instead of building one from telemetry: (tests pass
+	// an in-memory span exporter); the caller shuts it down.
+	Telemetry *telemetry.Telemetry
+	// Version goes on the telemetry resource.
+	Version string
 }
 
 // Broker is a wired broker: one HTTP handler plus its background loops.
@@ -50,6 +56,8 @@ type Broker struct {
 	webhooks  *webhooks.Worker
 	auth      *middleware.Authenticator
 	demo      *demo.Server // nil unless demo: true
+	tel       *telemetry.Telemetry
+	ownsTel   bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -78,8 +86,21 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	defer func() {
 		if !ok {
 			b.closeStore()
+			b.closeTelemetry(context.Background())
 		}
 	}()
+	b.tel = opts.Telemetry
+	if b.tel == nil {
+		t := cfg.Telemetry
+		tel, err := telemetry.New(ctx, telemetry.Options{
+			OTLPEndpoint: t.OTLP.Endpoint, OTLPProtocol: t.OTLP.Protocol,
+			Prometheus: t.Prometheus, ServiceVersion: opts.Version,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("broker: telemetry: %w", err)
+		}
+		b.tel, b.ownsTel = tel, true
+	}
 	if err := b.store.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -106,10 +127,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	if cfg.Demo {
 		reg, hc, proxyTransport = b.withDemo(cfg, now, reg, hc)
 	}
+	// Client spans and client metrics on every outbound call; the proxy's
+	// transport is built here so the instrumentation wraps it.
+	hc = b.tel.Client(hc)
+	if proxyTransport == nil {
+		proxyTransport = proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D())
+	}
+	proxyTransport = b.tel.Transport(proxyTransport)
 	b.tokens, err = tokens.New(tokens.Options{
 		Store: b.store, Keys: keys, Providers: reg, HTTPClient: hc,
 		CacheSize: cfg.Cache.Tokens, ExpiryMargin: cfg.Cache.ExpiryMargin.D(),
-		LeaseTTL: cfg.Refresh.LeaseTTL.D(), Now: now, Logger: b.logger,
+		LeaseTTL: cfg.Refresh.LeaseTTL.D(), Now: now, Logger: b.logger, Telemetry: b.tel,
 	})
 	if err != nil {
 		return nil, err
@@ -121,7 +149,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	})
 	wh := cfg.Webhooks
 	b.webhooks = webhooks.New(webhooks.Options{
-		Store: b.store, Keys: keys, Now: now, Logger: b.logger,
+		Store: b.store, Keys: keys, Now: now, Logger: b.logger, Telemetry: b.tel,
 		Timeout: wh.Timeout.D(), Concurrency: wh.Concurrency, PollInterval: wh.PollInterval.D(),
 		Retention: wh.Retention.D(), FailedRetention: wh.FailedRetention.D(),
 		AllowLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
@@ -135,7 +163,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	conn := connect.New(connect.Options{
 		Store: b.store, Tokens: b.tokens, Providers: reg, State: signer,
 		PublicURL: cfg.Server.PublicURL, HTTPClient: hc, Now: now, Logger: b.logger,
-		AllowLoopbackLogos: cfg.Server.AllowInsecureLoopback,
+		AllowLoopbackLogos: cfg.Server.AllowInsecureLoopback, Telemetry: b.tel,
 	})
 	px := proxy.New(proxy.Options{
 		Creds: b.tokens, Timeout: cfg.Proxy.Timeout.D(), ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.D(),
@@ -145,7 +173,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	b.deps = api.Deps{
 		Config: cfg, Store: b.store, Logger: b.logger, Now: now,
 		Auth: b.auth, Apps: appSvc, Tokens: b.tokens, Providers: reg, Connect: conn, Proxy: px,
-		Webhooks: b.webhooks,
+		Webhooks: b.webhooks, Telemetry: b.tel,
+	}
+	if err := b.observeStore(now); err != nil {
+		return nil, err
 	}
 	gin.SetMode(gin.ReleaseMode)
 	b.engine = gin.New()
@@ -156,10 +187,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		return nil, fmt.Errorf("broker: server.trustedProxies: %w", err)
 	}
 	b.Mount(b.engine)
-	// Unknown paths answer with the error envelope too, not Gin's text page.
-	b.engine.NoRoute(middleware.RequestID(), func(c *gin.Context) {
+	if h := b.tel.MetricsHandler(); h != nil && cfg.Telemetry.MetricsListen == "" {
+		b.engine.GET(MetricsPath, gin.WrapH(h))
+	}
+	// Unknown paths answer with the error envelope too, not Gin's text page,
+	// and are measured and logged like any request: a scan leaves a trace.
+	b.engine.NoRoute(append(b.middlewares(), func(c *gin.Context) {
 		middleware.Fail(c, model.Errorf(model.CodeNotFound, "no such endpoint"))
-	})
+	})...)
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel = cancel
@@ -171,10 +206,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 // Mount registers the broker's routes, with its own request id, access log
 // and recovery middleware, on r: an app can embed the broker in its router.
 func (b *Broker) Mount(r gin.IRouter) {
-	g := r.Group("", middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
+	g := r.Group("", b.middlewares()...)
 	api.Register(g, b.deps)
 	b.mountDemo(g)
 }
+
+// middlewares run before every handler: telemetry first (its histogram and
+// span cover the rest), then recovery, request id and the access log.
+func (b *Broker) middlewares() []gin.HandlerFunc {
+	return append(b.tel.Server(), middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
+}
+
+// Telemetry is the broker's telemetry (tracer, meter, instruments).
+func (b *Broker) Telemetry() *telemetry.Telemetry { return b.tel }
 
 // Handler is the broker's whole HTTP API.
 func (b *Broker) Handler() http.Handler { return b.engine }
@@ -254,6 +298,14 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if h := b.tel.MetricsHandler(); h != nil && b.cfg.Telemetry.MetricsListen != "" {
+		stop, err := b.serveMetrics(b.cfg.Telemetry.MetricsListen, h)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer stop()
+	}
 	b.logger.Info("broker listening", "addr", ln.Addr().String(), "publicUrl", s.PublicURL, "store", b.cfg.Store.Driver)
 	select {
 	case err := <-errc:
@@ -282,7 +334,20 @@ func (b *Broker) Close() error {
 		b.cancel()
 	}
 	b.wg.Wait()
+	b.closeTelemetry(context.Background())
 	return b.closeStore()
+}
+
+func (b *Broker) closeTelemetry(ctx context.Context) {
+	if !b.ownsTel {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := b.tel.Shutdown(ctx); err != nil {
+		b.logger.Warn("telemetry shutdown", "err", err)
+	}
+	b.ownsTel = false
 }
 
 func (b *Broker) closeStore() error {

@@ -112,6 +112,9 @@ type Log struct {
 type Telemetry struct {
 	OTLP       OTLP `yaml:"otlp"`
 	Prometheus bool `yaml:"prometheus"`
+	// MetricsListen, when set, serves /metrics only on this address, not on
+	// server.listen, so it can stay off the public port.
+	MetricsListen string `yaml:"metricsListen"`
 }
 
 // OTLP is the trace exporter.

@@ -67,11 +67,7 @@ func convert(perrs []providers.FieldError) ValidationErrors {
 
 func (c *Config) validateServer(v *ValidationErrors) {
 	s := c.Server
-	if host, port, err := net.SplitHostPort(s.Listen); err != nil || strings.ContainsAny(host, " /") {
-		v.add("server.listen", "must be host:port, such as 127.0.0.1:8080 or :8080")
-	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		v.add("server.listen", "the port must be a number from 0 to 65535")
-	}
+	validateListen(v, "server.listen", s.Listen, "127.0.0.1:8080 or :8080")
 	validatePublicURL(s.PublicURL, s.Production, v)
 	if s.DataDir == "" {
 		v.add("server.dataDir", "required")
@@ -270,6 +266,23 @@ func (c *Config) validateRest(v *ValidationErrors) {
 	case "grpc", "http":
 	default:
 		v.add("telemetry.otlp.protocol", "must be grpc or http")
+	}
+	if ml := c.Telemetry.MetricsListen; ml != "" {
+		validateListen(v, "telemetry.metricsListen", ml, "127.0.0.1:9090")
+		if !c.Telemetry.Prometheus {
+			v.add("telemetry.metricsListen", "set, but telemetry.prometheus is false: nothing would be served there")
+		} else if ml == c.Server.Listen {
+			v.add("telemetry.metricsListen", "must differ from server.listen (leave it empty to serve /metrics there)")
+		}
+	}
+}
+
+// validateListen checks a host:port listen address.
+func validateListen(v *ValidationErrors, path, addr, example string) {
+	if host, port, err := net.SplitHostPort(addr); err != nil || strings.ContainsAny(host, " /") {
+		v.add(path, "must be host:port, such as "+example)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.add(path, "the port must be a number from 0 to 65535")
 	}
 }
 

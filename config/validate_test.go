@@ -71,6 +71,15 @@ func TestValidateRejects(t *testing.T) {
 			"log.level: must be debug, info, warn or error",
 			"telemetry.otlp.protocol: must be grpc or http",
 		}},
+		{"metrics listen", "telemetry: {metricsListen: nine}\n", []string{
+			"telemetry.metricsListen: must be host:port, such as 127.0.0.1:9090",
+		}},
+		{"metrics listen without metrics", "telemetry: {metricsListen: \"127.0.0.1:9090\", prometheus: false}\n", []string{
+			"telemetry.metricsListen: set, but telemetry.prometheus is false: nothing would be served there",
+		}},
+		{"metrics listen on the main port", "server: {listen: \"127.0.0.1:8080\"}\ntelemetry: {metricsListen: \"127.0.0.1:8080\"}\n", []string{
+			"telemetry.metricsListen: must differ from server.listen (leave it empty to serve /metrics there)",
+		}},
 		{"cache and rates", "cache: {tokens: 0, apps: -1, expiryMargin: -1s}\nsecurity: {rateLimits: {app: -1, burst: -2}}\n", []string{
 			"cache.apps: must be at least 1",
 			"cache.expiryMargin: must not be negative",

@@ -3,14 +3,18 @@ package middleware
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/oauthbroker/broker/broker/telemetry"
 )
 
 // AccessLog logs one line per request: method, route template, status,
-// duration, response bytes, client address, request id and, once
-// authentication has run, the app id. Put it after RequestID and before
+// duration, response bytes, client address, request id, the trace id when
+// tracing is on and, once authentication has run, the app id. Unmatched
+// routes are logged too (route "unmatched"), so a scan leaves a trace. Put it after RequestID and before
 // Recovery, so it sees the 500 a panic turns into.
 //
 // What it leaves out is deliberate (docs/security.md §15): the raw path and
@@ -22,6 +26,17 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		// The server span (when tracing) gets the app and connection ids
+		// here, once authentication ran; never a metric label.
+		ctx := c.Request.Context()
+		if telemetry.Recording(ctx) {
+			if app := c.GetString(KeyAppID); app != "" {
+				telemetry.Annotate(ctx, telemetry.AttrApp.String(app))
+			}
+			if conn := connectionParam(c); conn != "" {
+				telemetry.Annotate(ctx, telemetry.AttrConnection.String(conn))
+			}
+		}
 
 		status := c.Writer.Status()
 		level := slog.LevelInfo
@@ -39,7 +54,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		var buf [9]slog.Attr // method … errors: no growth, no second allocation
+		var buf [10]slog.Attr // method … errors: no growth, no second allocation
 		attrs := append(buf[:0],
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
@@ -54,6 +69,9 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		if app := c.GetString(KeyAppID); app != "" {
 			attrs = append(attrs, slog.String("app_id", app))
 		}
+		if id := telemetry.TraceID(ctx); id != "" {
+			attrs = append(attrs, slog.String("trace_id", id))
+		}
 		if len(c.Errors) > 0 {
 			msgs := make([]string, len(c.Errors))
 			for i, e := range c.Errors {
@@ -65,4 +83,15 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		// NewRequestIDHandler must not add it twice.
 		logger.LogAttrs(context.Background(), level, "request", attrs...)
 	}
+}
+
+// connectionParam is the connection id a route names, if any.
+func connectionParam(c *gin.Context) string {
+	if id := c.Param("connectionId"); id != "" {
+		return id
+	}
+	if strings.HasPrefix(c.FullPath(), "/v1/connections/:") {
+		return c.Param("id")
+	}
+	return ""
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
@@ -31,6 +32,7 @@ type Deps struct {
 	Providers *providers.Registry
 	Tokens    *tokens.Manager
 	Webhooks  *webhooks.Worker
+	Telemetry *telemetry.Telemetry
 }
 
 // Register mounts every route of the HTTP API on r.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/state"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -245,6 +246,16 @@ func (s *Service) clearCookie(w http.ResponseWriter, sessionID string) {
 // outcome appended to the app's own query (kept byte for byte), and the
 // app's state echoed.
 func (s *Service) redirectBack(w http.ResponseWriter, sess model.AuthSession, v url.Values) {
+	// Every flow that reaches the app ends here, so it is counted here.
+	result := v.Get("error")
+	if v.Get("connectionId") != "" {
+		result = telemetry.ConnectConnected
+	}
+	provider := sess.ProviderID
+	if provider == "" {
+		provider = "none" // a hosted page given up before a provider was picked
+	}
+	s.metrics.Connect(context.Background(), provider, result)
 	if sess.AppState != "" {
 		v.Set("appState", sess.AppState)
 	}

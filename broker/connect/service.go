@@ -14,6 +14,7 @@ import (
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/state"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/providers"
 )
@@ -56,6 +57,8 @@ type Options struct {
 	AllowLoopbackLogos bool
 	Now                func() time.Time
 	Logger             *slog.Logger
+	// Telemetry counts finished flows (broker.connect.flows); nil: none.
+	Telemetry *telemetry.Telemetry
 }
 
 // Service runs the connect flows and the per-app connection operations.
@@ -76,6 +79,7 @@ type Service struct {
 	origin   string // scheme://host[:port] of PublicURL
 	logos    *logoCache
 	secure   bool // the binding cookie is Secure when PublicURL is https
+	metrics  *telemetry.Metrics
 }
 
 // New builds a Service.
@@ -105,8 +109,9 @@ func New(o Options) *Service {
 		ttl: o.SessionTTL, pageTTL: o.PageTTL, now: o.Now, log: o.Logger,
 		base: base, callback: base + "/oauth/callback", cookie: basePath + "/oauth",
 		pagePath: basePath + "/connect", origin: originOf(base),
-		secure: strings.HasPrefix(strings.ToLower(base), "https://"),
-		logos:  newLogoCache(o.AllowLoopbackLogos, o.Now),
+		secure:  strings.HasPrefix(strings.ToLower(base), "https://"),
+		logos:   newLogoCache(o.AllowLoopbackLogos, o.Now),
+		metrics: o.Telemetry.Metrics(),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/providers"
 )
@@ -169,6 +170,9 @@ func (p *Proxy) ServeProxy(w http.ResponseWriter, r *http.Request, appID, connID
 	if err != nil {
 		p.credError(w, connID, err)
 		return
+	}
+	if telemetry.Recording(r.Context()) {
+		telemetry.Annotate(r.Context(), telemetry.AttrProvider.String(cred.Provider.ID))
 	}
 	up := p.upstream(cred.Provider)
 	if up.err != nil {

@@ -201,3 +201,13 @@ type Change struct {
 type Watcher interface {
 	Watch(ctx context.Context, fn func(Change)) error
 }
+
+// Stats is what the broker's metrics read at scrape time (docs/operations.md);
+// both backends have it. The queries are aggregates over indexed columns.
+type Stats interface {
+	// CountConnections counts connections per status.
+	CountConnections(ctx context.Context) (map[string]int64, error)
+	// WebhookBacklog counts pending deliveries and returns when the oldest
+	// of them was queued (zero when none is pending).
+	WebhookBacklog(ctx context.Context) (pending int64, oldest time.Time, err error)
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -58,6 +59,9 @@ type Options struct {
 	Logger      *slog.Logger
 	// Holder names this process in refresh leases; default hostname-pid-random.
 	Holder string
+	// Telemetry records cache hits and misses, refreshes and their spans;
+	// nil records nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Credential is a connection's usable credential. The Manager shares one
@@ -83,6 +87,8 @@ type Manager struct {
 	now     func() time.Time
 	log     *slog.Logger
 	holder  string
+	tel     *telemetry.Telemetry
+	metrics *telemetry.Metrics // nil: nothing recorded
 
 	cache   *lru.Cache[string, *entry]
 	flights singleflight.Group
@@ -126,6 +132,7 @@ func New(o Options) (*Manager, error) {
 		st: o.Store, keys: o.Keys, reg: o.Providers, hc: o.HTTPClient,
 		margin: o.ExpiryMargin, ttl: o.LeaseTTL, timeout: o.RefreshTimeout,
 		delays: o.RetryDelays, now: o.Now, log: o.Logger, holder: o.Holder,
+		tel: o.Telemetry, metrics: o.Telemetry.Metrics(),
 	}
 	if m.hc == nil {
 		m.hc = providers.NewHTTPClient(10 * time.Second)
@@ -180,9 +187,12 @@ func (m *Manager) Get(ctx context.Context, appID, connID string) (*Credential, e
 			return nil, errNotFound
 		}
 		if e.fresh(m.now()) {
+			m.metrics.TokenCache(ctx, true)
 			return &e.cred, nil
 		}
+		m.metrics.TokenCache(ctx, false)
 	} else {
+		m.metrics.TokenCache(ctx, false)
 		var err error
 		if e, err = m.load(ctx, appID, connID); err != nil {
 			return nil, err

@@ -8,9 +8,12 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -110,10 +113,22 @@ func (m *Manager) refreshLeased(ctx context.Context, id string, want wantFn, for
 		return nil, &model.Error{Code: model.CodeConflict,
 			Message: "the OAuth client this connection was made with is no longer configured", Err: err}
 	}
+	ctx, span := m.tel.Tracer().Start(ctx, "broker.token.refresh", trace.WithAttributes(
+		telemetry.AttrProvider.String(p.ID), telemetry.AttrApp.String(c.AppID), telemetry.AttrConnection.String(c.ID)))
+	defer span.End()
 	tok, err := m.callRefresh(ctx, lease, p, client, old.RefreshToken)
 	if err != nil {
+		outcome := telemetry.RefreshError
+		if !errors.Is(err, errLeaseLost) && p.ClassifyTokenError(err) == providers.ClassReauth {
+			outcome = telemetry.RefreshNeedsReauth
+		}
+		m.metrics.Refresh(ctx, p.ID, outcome)
+		span.SetAttributes(telemetry.AttrOutcome.String(outcome))
+		span.SetStatus(codes.Error, describe(err))
 		return m.refreshFailed(ctx, c, e, epoch, force, err)
 	}
+	m.metrics.Refresh(ctx, p.ID, telemetry.RefreshOK)
+	span.SetAttributes(telemetry.AttrOutcome.String(telemetry.RefreshOK))
 	if tok.RefreshToken == "" {
 		tok.RefreshToken = old.RefreshToken // never lose the grant
 	}

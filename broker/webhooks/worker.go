@@ -10,9 +10,14 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/telemetry"
 )
 
 // Schedule is the wait after each failed attempt (docs/webhooks.md): ten
@@ -53,6 +58,10 @@ type Options struct {
 	Jitter func(time.Duration) time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Telemetry: a span per delivery, the client span and metric of the
+	// call (without the receiver's host as a label), and
+	// broker.webhook.deliveries; nil records nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Defaults used where Options leave a zero.
@@ -97,7 +106,8 @@ func New(o Options) *Worker {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Worker{o: o, client: NewClient(o.Timeout, o.Control), wake: make(chan struct{}, 1)}
+	client := o.Telemetry.Client(NewClient(o.Timeout, o.Control), telemetry.HideServerAddress())
+	return &Worker{o: o, client: client, wake: make(chan struct{}, 1)}
 }
 
 func jitter(d time.Duration) time.Duration {
@@ -224,18 +234,35 @@ type outcome struct {
 
 // deliver makes one attempt at e and records its outcome.
 func (w *Worker) deliver(ctx context.Context, e model.WebhookEvent) {
+	ctx, span := w.o.Telemetry.Tracer().Start(ctx, "broker.webhook.deliver", trace.WithAttributes(
+		telemetry.AttrApp.String(e.AppID), attribute.String("broker.webhook.id", e.ID),
+		attribute.String("broker.webhook.type", string(e.Type)), attribute.Int("broker.webhook.attempt", e.Attempts)))
+	defer span.End()
+	if e.ConnectionID != "" {
+		span.SetAttributes(telemetry.AttrConnection.String(e.ConnectionID))
+	}
 	app, url, o := w.target(ctx, e)
 	if o.err == "" {
 		o = w.send(ctx, app, url, e)
 	}
+	result := telemetry.WebhookRetry
+	defer func() {
+		w.o.Telemetry.Metrics().WebhookDelivery(ctx, result)
+		span.SetAttributes(telemetry.AttrOutcome.String(result))
+		if result != telemetry.WebhookDelivered {
+			span.SetStatus(codes.Error, o.err)
+		}
+	}()
 	now := w.o.Now()
 	log := w.o.Logger.With("app", e.AppID, "delivery", e.ID, "type", e.Type, "attempt", e.Attempts)
 	var err error
 	switch {
 	case o.err == "":
+		result = telemetry.WebhookDelivered
 		err = w.o.Store.CompleteWebhook(ctx, e.ID, now, o.status)
 		log.Debug("webhooks: delivered", "status", o.status)
 	case o.final || e.Attempts > len(w.o.Schedule):
+		result = telemetry.WebhookFailed
 		err = w.o.Store.FailWebhook(ctx, e.ID, e.Attempts, now, o.status, o.err)
 		log.Warn("webhooks: delivery failed for good", "status", o.status, "cause", o.err)
 	default:

@@ -23,7 +23,7 @@ func (c *cli) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := broker.New(cmd.Context(), cfg, broker.Options{Logger: logger})
+			b, err := broker.New(cmd.Context(), cfg, broker.Options{Logger: logger, Version: Version})
 			if err != nil {
 				return err
 			}

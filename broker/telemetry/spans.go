@@ -1,0 +1,127 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Span attribute keys of the broker's own attributes. Ids belong on spans
+// (one trace, one connection), never on metrics.
+const (
+	AttrProvider   = attribute.Key("broker.provider")
+	AttrApp        = attribute.Key("broker.app.id")
+	AttrConnection = attribute.Key("broker.connection.id")
+	AttrOutcome    = attribute.Key("broker.outcome")
+)
+
+// Annotate adds attributes to the span in ctx. It costs a pointer check when
+// the span is not recording (tracing off, or not sampled); callers build the
+// attributes inline, which the compiler keeps on the stack.
+func Annotate(ctx context.Context, kv ...attribute.KeyValue) {
+	if s := trace.SpanFromContext(ctx); s.IsRecording() {
+		s.SetAttributes(kv...)
+	}
+}
+
+// Recording reports whether ctx's span records, so a caller can skip
+// building attributes nobody keeps.
+func Recording(ctx context.Context) bool { return trace.SpanFromContext(ctx).IsRecording() }
+
+// TraceID is the id of ctx's span, or "" when there is none (tracing off).
+func TraceID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.HasTraceID() {
+		return ""
+	}
+	return sc.TraceID().String()
+}
+
+// redactingExporter rewrites the URL attributes the HTTP instrumentation
+// records, before any span leaves the process: the query's values go (a
+// callback's code and state, an API key injected as a query parameter), so
+// does user info, and a server span's url.path becomes its route (a raw path
+// names connections and sessions). The instrumentation sets these after a
+// span starts, so an exporter, which sees the finished span, is the one
+// place that catches them all.
+type redactingExporter struct{ sdktrace.SpanExporter }
+
+func (e redactingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	out := make([]sdktrace.ReadOnlySpan, len(spans))
+	for i, s := range spans {
+		out[i] = redactedSpan{s}
+	}
+	return e.SpanExporter.ExportSpans(ctx, out)
+}
+
+type redactedSpan struct{ sdktrace.ReadOnlySpan }
+
+func (s redactedSpan) Attributes() []attribute.KeyValue {
+	in := s.ReadOnlySpan.Attributes()
+	route := ""
+	for _, kv := range in {
+		if kv.Key == semconv.HTTPRouteKey {
+			route = kv.Value.AsString()
+		}
+	}
+	out := make([]attribute.KeyValue, len(in))
+	for i, kv := range in {
+		switch kv.Key {
+		case semconv.URLFullKey:
+			kv = semconv.URLFull(RedactURL(kv.Value.AsString()))
+		case semconv.URLQueryKey:
+			kv = semconv.URLQuery(redactQuery(kv.Value.AsString()))
+		case semconv.URLPathKey:
+			if s.SpanKind() == trace.SpanKindServer {
+				if route == "" {
+					route = "REDACTED" // unmatched: a scanner's path is not ours to keep
+				}
+				kv = semconv.URLPath(route)
+			}
+		}
+		out[i] = kv
+	}
+	return out
+}
+
+// RedactURL drops user info and every query value of a URL.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "REDACTED"
+	}
+	u.User = nil
+	u.RawQuery = redactQuery(u.RawQuery)
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
+}
+
+func redactQuery(q string) string {
+	if q == "" {
+		return ""
+	}
+	parts := strings.Split(q, "&")
+	for i, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		parts[i] = k + "=REDACTED"
+	}
+	return strings.Join(parts, "&")
+}
+
+func asNetTimeout(err error, ne *net.Error) bool {
+	return errors.As(err, ne) && (*ne).Timeout() || errors.Is(err, context.DeadlineExceeded)
+}
+
+func isCanceled(err error) bool { return errors.Is(err, context.Canceled) }
+
+// otelError reports an instrument that could not be made; the SDK then
+// hands back a working no-op, so the broker keeps running.
+func otelError(err error) { otel.Handle(err) }
