@@ -128,6 +128,18 @@ func TestValidateRejects(t *testing.T) {
 			"providers.local.apiBaseUrl: must be https (plain http only to 127.0.0.1, localhost or [::1], and only with server.allowInsecureLoopback)",
 			"providers.local.inject.name: required for inject type query",
 		}},
+		{"provider URLs are SSRF targets over https too", `providers:
+  inner: {kind: apikey, apiBaseUrl: "https://169.254.169.254/latest", testUrl: "https://[::ffff:10.0.0.1]/me"}
+  meta: {kind: basic, apiBaseUrl: "https://metadata.google.internal/x"}
+  octal: {kind: apikey, apiBaseUrl: "https://0177.0.0.1/api"}
+  loop: {kind: apikey, apiBaseUrl: "https://localhost/api"}
+`, []string{
+			"providers.inner.apiBaseUrl: must not point to an internal address: its host is a link-local or metadata address",
+			"providers.inner.testUrl: must not point to an internal address: its host is a private address",
+			"providers.loop.apiBaseUrl: must not point to an internal address: its host is a loopback name (localhost is allowed only with server.allowInsecureLoopback)",
+			"providers.meta.apiBaseUrl: must not point to an internal address: its host is a cloud metadata or internal name",
+			"providers.octal.apiBaseUrl: must not point to an internal address: its host is a loopback address (allowed only with server.allowInsecureLoopback)",
+		}},
 		{"demo id reserved", "providers:\n  demo: {kind: apikey, apiBaseUrl: \"https://demo.example.com\"}\n", []string{
 			"providers.demo: reserved for the built-in demo provider (serve --demo)",
 		}},

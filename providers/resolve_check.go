@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"fmt"
 	"maps"
 	"net"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/oauthbroker/broker/broker/netguard"
 )
 
 // checker collects the problems of one provider under its path prefix.
@@ -90,12 +93,15 @@ func urlProblem(raw string, allowQuery bool, opts ResolveOptions) string {
 	case !allowQuery && (u.RawQuery != "" || u.ForceQuery):
 		return "must not have a query"
 	case u.Scheme == "https":
-		return ""
 	case u.Scheme == "http" && opts.AllowInsecureLoopback && isLoopbackHost(u.Hostname()):
-		return ""
 	default:
 		return "must be https (plain http only to 127.0.0.1, localhost or [::1], and only with server.allowInsecureLoopback)"
 	}
+	// https too: the broker sends credentials there (docs/security.md §21).
+	if err := netguard.CheckURL(&url.URL{Scheme: "https", Host: u.Host}, opts.AllowInsecureLoopback); err != nil {
+		return fmt.Sprintf("must not point to an internal address: its host is %v", err)
+	}
+	return ""
 }
 
 // checkKindFields refuses OAuth settings on credentials providers (they

@@ -74,13 +74,15 @@ func New(o Options) *Service {
 // stored as a hash, the webhook secret encrypted.
 func (s *Service) Create(ctx context.Context, in AppInput) (app model.App, secret, webhookSecret string, err error) {
 	var a model.App
-	if err := apply(&a, in, UpdatablePaths); err != nil {
+	if err := apply(&a, in, UpdatablePaths, s.loopback); err != nil {
 		return model.App{}, "", "", err
 	}
 	if err := s.checkWebhookURL(a.WebhookURL); err != nil {
 		return model.App{}, "", "", err
 	}
-	if len(a.Permissions) == 0 {
+	// Only an omitted list takes the default: an empty one grants nothing
+	// (fail closed, docs/security.md §22).
+	if in.Permissions == nil {
 		a.Permissions = append([]model.Permission(nil), model.AllPermissions...)
 	}
 	a.ID = model.NewID(model.PrefixApp)
@@ -155,7 +157,7 @@ func (s *Service) Update(ctx context.Context, id string, in AppInput, mask []str
 	// Validate before touching the store, so a bad value is invalid_argument
 	// whether or not the app exists.
 	var probe model.App
-	if err := apply(&probe, in, mask); err != nil {
+	if err := apply(&probe, in, mask, s.loopback); err != nil {
 		return model.App{}, err
 	}
 	if err := s.checkWebhookURL(probe.WebhookURL); err != nil {
@@ -163,7 +165,7 @@ func (s *Service) Update(ctx context.Context, id string, in AppInput, mask []str
 	}
 	now := s.now().UTC()
 	a, err := s.store.UpdateApp(ctx, id, func(a model.App) (model.App, error) {
-		if err := apply(&a, in, mask); err != nil {
+		if err := apply(&a, in, mask, s.loopback); err != nil {
 			return a, err
 		}
 		if slices.Contains(mask, PathWebhookURL) {

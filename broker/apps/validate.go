@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/netguard"
 )
 
 // Limits on what an app may carry. They keep rows and consent pages small.
@@ -34,7 +35,8 @@ type AppInput struct {
 	LoginURL            string
 	LogoutURL           string
 	WebhookURL          string
-	// Permissions of the app's secret; empty on Create means all of them.
+	// Permissions of the app's secret; nil (omitted) on Create means all of
+	// them, an empty list none.
 	Permissions []model.Permission
 	// RateLimit in requests per second on /v1 and /proxy; 0 = the
 	// broker-wide security.rateLimits.app.
@@ -76,7 +78,7 @@ func entry(path string, i int) string { return fmt.Sprintf("app.%s[%d]", path, i
 
 // apply validates the fields named by paths and copies them onto a. Values
 // are normalised (domains lower-cased, duplicates dropped).
-func apply(a *model.App, in AppInput, paths []string) error {
+func apply(a *model.App, in AppInput, paths []string, loopback bool) error {
 	for _, p := range paths {
 		var err error
 		switch p {
@@ -85,15 +87,15 @@ func apply(a *model.App, in AppInput, paths []string) error {
 		case PathDescription:
 			a.Description, err = checkDescription(in.Description)
 		case PathLogoURL:
-			a.LogoURL, err = checkPageURL(p, in.LogoURL)
+			a.LogoURL, err = checkPageURL(p, in.LogoURL, loopback)
 		case PathHomepageURL:
-			a.HomepageURL, err = checkPageURL(p, in.HomepageURL)
+			a.HomepageURL, err = checkPageURL(p, in.HomepageURL, loopback)
 		case PathLoginURL:
-			a.LoginURL, err = checkPageURL(p, in.LoginURL)
+			a.LoginURL, err = checkPageURL(p, in.LoginURL, loopback)
 		case PathLogoutURL:
-			a.LogoutURL, err = checkPageURL(p, in.LogoutURL)
+			a.LogoutURL, err = checkPageURL(p, in.LogoutURL, loopback)
 		case PathWebhookURL:
-			a.WebhookURL, err = checkPageURL(p, in.WebhookURL)
+			a.WebhookURL, err = checkPageURL(p, in.WebhookURL, loopback)
 		case PathAllowedDomains:
 			a.AllowedDomains, err = checkDomains(in.AllowedDomains)
 		case PathAllowedRedirectURIs:
@@ -268,13 +270,20 @@ func checkRedirectURIs(us []string) ([]string, error) {
 }
 
 // checkPageURL checks an optional URL shown to end users or called by the
-// broker (logo, homepage, login, logout, webhook).
-func checkPageURL(path, raw string) (string, error) {
+// broker (logo, homepage, login, logout, webhook): besides the syntax rules
+// of checkURL it is an SSRF target (docs/security.md §21), so its host may
+// not be an internal address in any spelling, and loopback (plain http
+// included) only when the operator allows it.
+func checkPageURL(path, raw string, loopback bool) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
-	if _, msg := checkURL(raw); msg != "" {
+	u, msg := checkURL(raw)
+	if msg != "" {
 		return "", model.Invalid(field(path), "%s %s", shown(raw), msg)
+	}
+	if err := netguard.CheckURL(u, loopback); err != nil {
+		return "", model.Invalid(field(path), "%s is refused: its host is %v", shown(raw), err)
 	}
 	return raw, nil
 }
