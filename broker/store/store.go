@@ -98,8 +98,8 @@ type ConnectionFilter struct {
 	ScheduleIDs []string
 	ProviderID  string
 	Status      model.ConnectionStatus
-	After      string
-	Limit      int // 0 = 100
+	After       string
+	Limit       int // 0 = 100
 }
 
 // AuthSessions stores the server side of OAuth connect flows.
