@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	})
 	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg,
 		WebhookSecretGrace: wh.SecretGrace.D(), AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
+		BeforeDelete: b.tokens.RevokeApp,
 		OnChange: func(appID string) {
 			b.auth.Purge(appID)
 			b.tokens.Invalidate(store.Change{Kind: store.ChangeApp, ID: appID})
