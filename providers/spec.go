@@ -53,6 +53,10 @@ type Spec struct {
 	AuthParams           map[string]string `yaml:"authParams,omitempty"`
 	Inject               *Inject           `yaml:"inject,omitempty"`
 	Headers              map[string]string `yaml:"headers,omitempty"`
+	// AllowHeaders are request headers of the caller that the proxy passes
+	// to this provider beyond DefaultRequestHeaders (such as Graph's
+	// ConsistencyLevel); every other header is dropped.
+	AllowHeaders []string `yaml:"allowHeaders,omitempty"`
 	TokenLifetime        string            `yaml:"tokenLifetime,omitempty"` // Go duration, e.g. 30m
 	RotatesRefreshTokens *bool             `yaml:"rotatesRefreshTokens,omitempty"`
 	// KeepAlive: refresh idle connections before their refresh token dies
