@@ -1,6 +1,8 @@
 module github.com/oauthbroker/broker
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/gin-gonic/gin v1.12.0

@@ -21,6 +21,7 @@ type result struct {
 	requests, errors int
 	elapsed          time.Duration
 	p50, p99         time.Duration
+	cpuPerReq        time.Duration // the server process's CPU time per request
 	firstErr         string
 }
 

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -31,17 +32,19 @@ import (
 
 func main() {
 	var (
-		role     = flag.String("role", "", "internal: run one process of the harness (upstream, bare, bare-tuned, broker)")
-		upstream = flag.String("upstream", "", "internal: the upstream's URL")
-		duration = flag.Duration("duration", 5*time.Second, "length of each measured run (soak: default 60s)")
-		warmup   = flag.Duration("warmup", time.Second, "unmeasured run before each measured one")
-		reps     = flag.Int("reps", 3, "interleaved repetitions")
-		concs    = flag.String("conc", "32,128", "concurrencies, comma separated (soak: the first)")
-		soak     = flag.Bool("soak", false, "soak the broker alone instead: errors and heap, refreshes during the run")
-		lifetime = flag.Duration("token-lifetime", time.Hour, "access token lifetime at the upstream (soak: default 10s)")
-		margin   = flag.Duration("margin", time.Minute, "the broker's cache.expiryMargin (soak: default 5s)")
-		logLevel = flag.String("log", "warn", "the broker's log level: warn (access log off) or info (access log formatted, then discarded)")
-		path     = flag.String("path", "/calendars/primary/events?maxResults=10&singleEvents=true", "API path requested")
+		role      = flag.String("role", "", "internal: run one process of the harness (upstream, bare, bare-tuned, broker)")
+		upstream  = flag.String("upstream", "", "internal: the upstream's URL")
+		duration  = flag.Duration("duration", 5*time.Second, "length of each measured run (soak: default 60s)")
+		warmup    = flag.Duration("warmup", time.Second, "unmeasured run before each measured one")
+		reps      = flag.Int("reps", 3, "interleaved repetitions")
+		concs     = flag.String("conc", "32,128", "concurrencies, comma separated (soak: the first)")
+		soak      = flag.Bool("soak", false, "soak the broker alone instead: errors and heap, refreshes during the run")
+		lifetime  = flag.Duration("token-lifetime", time.Hour, "access token lifetime at the upstream (soak: default 10s)")
+		margin    = flag.Duration("margin", time.Minute, "the broker's cache.expiryMargin (soak: default 5s)")
+		logLevel  = flag.String("log", "warn", "the broker's log level: warn (access log off) or info (access log formatted, then discarded)")
+		path      = flag.String("path", "/calendars/primary/events?maxResults=10&singleEvents=true", "API path requested")
+		tel       = flag.String("telemetry", "off", "broker variants to drive, comma separated: off, metrics (Prometheus on, tracing off), trace100 and trace1 (metrics and OTLP tracing at 100% / 1% sampling, to a local sink)")
+		collector = flag.String("collector", "", "internal: the OTLP/HTTP sink's URL (broker role)")
 	)
 	flag.Parse()
 	set := map[string]bool{}
@@ -72,7 +75,11 @@ func main() {
 		return
 	case "broker":
 		exitWithParent()
-		runBroker(*upstream, *margin, *logLevel)
+		runBroker(*upstream, *margin, *logLevel, *tel, *collector)
+		return
+	case "collector":
+		exitWithParent()
+		runCollector()
 		return
 	default:
 		fatal(fmt.Errorf("unknown role %q", *role))
@@ -86,7 +93,18 @@ func main() {
 		}
 		cs = append(cs, c)
 	}
-	h := startAll(*lifetime, *margin, *logLevel, *soak)
+	var variants []string
+	for _, v := range strings.Split(*tel, ",") {
+		v = strings.TrimSpace(v)
+		if _, ok := telemetryVariants[v]; !ok {
+			fatal(fmt.Errorf("bad -telemetry %q: want off, metrics, trace100 or trace1", v))
+		}
+		variants = append(variants, v)
+	}
+	if *soak {
+		variants = variants[:1]
+	}
+	h := startAll(*lifetime, *margin, *logLevel, *soak, variants)
 	defer h.stop()
 	if *soak {
 		os.Exit(runSoak(h, *path, cs[0], *duration, *warmup))
@@ -96,23 +114,47 @@ func main() {
 
 // harness is the running processes.
 type harness struct {
-	upstream, bare, bareTuned, broker string // base URLs
-	secret, connID                    string
-	procs                             []*exec.Cmd
+	upstream, bare, bareTuned string // base URLs
+	brokers                   []brokerProc
+	procs                     []*exec.Cmd
+	pids                      map[string]int // target name -> process id
 }
 
-func startAll(lifetime, margin time.Duration, logLevel string, soak bool) *harness {
-	h := &harness{}
+// brokerProc is one broker process, in one telemetry variant.
+type brokerProc struct {
+	name, url, secret, connID string
+}
+
+func startAll(lifetime, margin time.Duration, logLevel string, soak bool, variants []string) *harness {
+	h := &harness{pids: map[string]int{}}
 	f := h.spawn("-role", "upstream", "-token-lifetime", lifetime.String())
 	h.upstream = "http://" + f[0]
 	if !soak {
 		h.bare = "http://" + h.spawn("-role", "bare", "-upstream", h.upstream)[0]
+		h.pids["bare"] = h.lastPID()
 		h.bareTuned = "http://" + h.spawn("-role", "bare-tuned", "-upstream", h.upstream)[0]
+		h.pids["bare-tuned"] = h.lastPID()
 	}
-	f = h.spawn("-role", "broker", "-upstream", h.upstream, "-margin", margin.String(), "-log", logLevel)
-	h.broker, h.secret, h.connID = "http://"+f[0], f[1], f[2]
+	collector := ""
+	for _, v := range variants {
+		if strings.HasPrefix(v, "trace") && collector == "" {
+			collector = "http://" + h.spawn("-role", "collector")[0]
+		}
+	}
+	for _, v := range variants {
+		f = h.spawn("-role", "broker", "-upstream", h.upstream, "-margin", margin.String(), "-log", logLevel,
+			"-telemetry", v, "-collector", collector)
+		name := "broker"
+		if len(variants) > 1 || v != "off" {
+			name = "broker-" + v
+		}
+		h.brokers = append(h.brokers, brokerProc{name: name, url: "http://" + f[0], secret: f[1], connID: f[2]})
+		h.pids[name] = h.lastPID()
+	}
 	return h
 }
+
+func (h *harness) lastPID() int { return h.procs[len(h.procs)-1].Process.Pid }
 
 // spawn starts this program in a role and returns the fields of its READY
 // line. The child's stdin is a pipe from us: it exits when we do.
@@ -164,15 +206,26 @@ func exitWithParent() {
 }
 
 func (h *harness) targets(path string) []target {
-	return []target{
+	ts := []target{
 		{name: "bare", url: h.bare + path, header: http.Header{}},
 		{name: "bare-tuned", url: h.bareTuned + path, header: http.Header{}},
-		{name: "broker", url: h.broker + "/proxy/" + h.connID + path, header: http.Header{"X-Api-Key": {h.secret}}},
 	}
+	return append(ts, h.brokerTargets(path)...)
+}
+
+func (h *harness) brokerTargets(path string) []target {
+	var ts []target
+	for _, b := range h.brokers {
+		ts = append(ts, target{name: b.name, url: b.url + "/proxy/" + b.connID + path, header: http.Header{"X-Api-Key": {b.secret}}})
+	}
+	return ts
 }
 
 // runCompare measures every target at every concurrency, reps times,
-// rotating the order of targets between repetitions.
+// rotating the order of targets between repetitions. Besides requests/s and
+// latency it reads each server process's CPU time (user + system, from
+// /proc) around each measured run: CPU per request is what a saturated
+// machine pays, whatever the other processes on it get.
 func runCompare(h *harness, path string, cs []int, reps int, d, warm time.Duration) {
 	ctx := context.Background()
 	ts := h.targets(path)
@@ -181,31 +234,54 @@ func runCompare(h *harness, path string, cs []int, reps int, d, warm time.Durati
 		maxC = max(maxC, c)
 	}
 	client := newClient(maxC)
-	fmt.Printf("upstream %s, bare %s, bare-tuned %s, broker %s\n", h.upstream, h.bare, h.bareTuned, h.broker)
-	fmt.Printf("each run %s after %s warm-up; %d repetitions; GOMAXPROCS per process %s\n\n", d, warm, reps, gomaxprocs())
+	fmt.Printf("upstream %s, bare %s, bare-tuned %s", h.upstream, h.bare, h.bareTuned)
+	for _, b := range h.brokers {
+		fmt.Printf(", %s %s", b.name, b.url)
+	}
+	fmt.Printf("\neach run %s after %s warm-up; %d repetitions; GOMAXPROCS per process %s\n\n", d, warm, reps, gomaxprocs())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rep\tconc\ttarget\treq/s\tp50\tp99\terrors\tbroker/bare rps\tp99\tbroker/bare-tuned rps\tp99\t")
-	type key struct{ c int }
-	ratios := map[key][][4]float64{}
+	fmt.Fprintln(tw, "rep\tconc\ttarget\treq/s\tp50\tp99\terrors\tCPU µs/req\t/bare rps\tp99\t/bare-tuned rps\tp99\tCPU\t")
+	type key struct {
+		c    int
+		name string
+	}
+	ratios := map[key][][5]float64{}
+	var offName string
+	for _, b := range h.brokers {
+		if strings.HasSuffix(b.name, "off") || b.name == "broker" {
+			offName = b.name
+		}
+	}
+	vsOff := map[key][]float64{}
 	for rep := 1; rep <= reps; rep++ {
 		for _, c := range cs {
 			res := map[string]result{}
 			for i := range ts {
 				t := ts[(i+rep-1)%len(ts)]
 				_ = drive(ctx, client, t, c, warm)
-				res[t.name] = drive(ctx, client, t, c, d)
+				cpu0 := cpuTime(h.pids[t.name])
+				r := drive(ctx, client, t, c, d)
+				if r.requests > 0 {
+					r.cpuPerReq = (cpuTime(h.pids[t.name]) - cpu0) / time.Duration(r.requests)
+				}
+				res[t.name] = r
 			}
 			for _, t := range ts {
 				r := res[t.name]
-				line := fmt.Sprintf("%d\t%d\t%s\t%.0f\t%s\t%s\t%d\t", rep, c, t.name, r.rps(), ms(r.p50), ms(r.p99), r.errors)
-				if t.name == "broker" {
+				line := fmt.Sprintf("%d\t%d\t%s\t%.0f\t%s\t%s\t%d\t%.1f\t", rep, c, t.name, r.rps(), ms(r.p50), ms(r.p99), r.errors,
+					float64(r.cpuPerReq.Nanoseconds())/1000)
+				if strings.HasPrefix(t.name, "broker") {
 					b, bt := res["bare"], res["bare-tuned"]
-					q := [4]float64{r.rps() / b.rps(), r.p99.Seconds() / b.p99.Seconds(),
-						r.rps() / bt.rps(), r.p99.Seconds() / bt.p99.Seconds()}
-					ratios[key{c}] = append(ratios[key{c}], q)
-					line += fmt.Sprintf("%.2f\t%.2f\t%.2f\t%.2f\t", q[0], q[1], q[2], q[3])
+					q := [5]float64{r.rps() / b.rps(), r.p99.Seconds() / b.p99.Seconds(),
+						r.rps() / bt.rps(), r.p99.Seconds() / bt.p99.Seconds(),
+						r.cpuPerReq.Seconds() / bt.cpuPerReq.Seconds()}
+					ratios[key{c, t.name}] = append(ratios[key{c, t.name}], q)
+					if offName != "" {
+						vsOff[key{c, t.name}] = append(vsOff[key{c, t.name}], r.rps()/res[offName].rps())
+					}
+					line += fmt.Sprintf("%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t", q[0], q[1], q[2], q[3], q[4])
 				} else {
-					line += "\t\t\t\t"
+					line += "\t\t\t\t\t"
 				}
 				fmt.Fprintln(tw, line)
 				if r.errors > 0 {
@@ -215,27 +291,66 @@ func runCompare(h *harness, path string, cs []int, reps int, d, warm time.Durati
 		}
 	}
 	_ = tw.Flush()
-	fmt.Println("\nmedian over the repetitions (goal: broker/bare rps >= 0.90, p99 <= 1.20):")
+	fmt.Println("\nmedian (min–max) over the repetitions; goals: broker/bare rps >= 0.90, p99 <= 1.20;")
+	fmt.Println("with metrics on: broker/bare-tuned rps >= 0.90 and CPU/req <= 1.15, and >= 0.97x the rps of telemetry off:")
 	for _, c := range cs {
-		qs := ratios[key{c}]
-		med := func(i int) float64 {
-			v := make([]float64, len(qs))
-			for j, q := range qs {
-				v[j] = q[i]
+		for _, b := range h.brokers {
+			qs := ratios[key{c, b.name}]
+			col := func(i int) []float64 {
+				v := make([]float64, len(qs))
+				for j, q := range qs {
+					v[j] = q[i]
+				}
+				return v
 			}
-			return median(v)
+			fmt.Printf("  conc %3d %-16s /bare rps %s p99 %s | /bare-tuned rps %s p99 %s CPU/req %s",
+				c, b.name, spread(col(0)), spread(col(1)), spread(col(2)), spread(col(3)), spread(col(4)))
+			if offName != "" && b.name != offName {
+				fmt.Printf(" | /%s rps %s", offName, spread(vsOff[key{c, b.name}]))
+			}
+			fmt.Println()
 		}
-		fmt.Printf("  conc %3d: broker/bare rps %.2f p99 %.2f | broker/bare-tuned rps %.2f p99 %.2f\n",
-			c, med(0), med(1), med(2), med(3))
 	}
 }
+
+// spread is "median (min–max)".
+func spread(v []float64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", median(v), slices.Min(v), slices.Max(v))
+}
+
+// cpuTime is the user + system CPU time process pid has used so far, from
+// /proc/pid/stat (Linux); 0 where that cannot be read.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
+	st, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, which is 100 on every Linux Go supports.
+const clockTicks = 100
 
 // runSoak drives the broker alone while its token expires and is refreshed
 // again and again, and reports errors and the broker's heap.
 func runSoak(h *harness, path string, c int, d, warm time.Duration) int {
 	ctx := context.Background()
 	client := newClient(c)
-	t := h.targets(path)[2]
+	t := h.brokerTargets(path)[0]
 	_ = drive(ctx, client, t, c, warm)
 	start := h.mem(true)
 	tokBefore := h.upstreamStats()["tokenCalls"]
@@ -269,7 +384,7 @@ func runSoak(h *harness, path string, c int, d, warm time.Duration) int {
 }
 
 func (h *harness) mem(gc bool) memStats {
-	u := h.broker + "/__bench/mem"
+	u := h.brokers[0].url + "/__bench/mem"
 	if gc {
 		u += "?gc=1"
 	}

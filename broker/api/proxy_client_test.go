@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthbroker/broker/client"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers/providertest"
 )
@@ -17,7 +18,7 @@ import (
 // sees the connection's credential and the same path and query.
 func TestProxyClientTransport(t *testing.T) {
 	e := newPxEnv(t)
-	tr := &middleware.Transport{Broker: e.srv.URL, ClientSecret: e.secret, ConnectionID: e.conn, ProviderBase: e.fake.URL + "/api"}
+	tr := &client.Transport{Broker: e.srv.URL, ClientSecret: e.secret, ConnectionID: e.conn, ProviderBase: e.fake.URL + "/api"}
 	hc := &http.Client{Transport: tr}
 
 	req, _ := http.NewRequest("POST", e.fake.URL+"/api/calendars/team%40group.example/events?maxResults=5", strings.NewReader(`{"summary":"x"}`))
@@ -45,7 +46,7 @@ func TestProxyClientTransport(t *testing.T) {
 	// Anything outside the provider's base never leaves the process.
 	for _, u := range []string{"https://evil.example/api/x", e.fake.URL + "/apix/y", e.fake.URL + "/other"} {
 		req, _ := http.NewRequest("GET", u, nil)
-		if _, err := hc.Do(req); !errors.Is(err, middleware.ErrOutsideProviderBase) {
+		if _, err := hc.Do(req); !errors.Is(err, client.ErrOutsideProviderBase) {
 			t.Fatalf("%s: %v, want ErrOutsideProviderBase", u, err)
 		}
 	}

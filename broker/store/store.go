@@ -60,16 +60,14 @@ type AppQuery struct {
 
 // Connections stores connections.
 type Connections interface {
-	// UpsertConnection stores c, or, when a connection with the same app,
-	// provider, schedule and AccountID exists, updates that one in place
-	// (keeping its id and CreatedAt; every other field is taken from c). The
-	// credentials are sealed by seal with the final id, inside the
+	// UpsertConnectionWithEvent stores c, or, when a connection with the
+	// same app, provider, schedule and AccountID exists, updates that one in
+	// place (keeping its id and CreatedAt; every other field is taken from
+	// c). The credentials are sealed by seal with the final id, inside the
 	// transaction, because the ciphertext is bound to the id (AAD); c.ID is
-	// the id to use when the connection is new. It returns the stored
-	// connection and whether it was created.
-	UpsertConnection(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error)) (model.Connection, bool, error)
-	// UpsertConnectionWithEvent is UpsertConnection that also writes the
-	// webhook event ev returns into the outbox, in the same transaction.
+	// the id to use when the connection is new. The webhook event ev returns
+	// (ev may be nil: none) goes into the outbox in the same transaction. It
+	// returns the stored connection and whether it was created.
 	UpsertConnectionWithEvent(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error), ev ConnectionEvent) (model.Connection, bool, error)
 	// GetConnection returns the connection only if it belongs to appID; a
 	// foreign connection is model.ErrNotFound, like a missing one.
@@ -83,8 +81,6 @@ type Connections interface {
 	// UpdateConnectionWithEvent is UpdateConnection that also writes the
 	// webhook event ev returns into the outbox, in the same transaction.
 	UpdateConnectionWithEvent(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error), ev ConnectionEvent) (model.Connection, error)
-	// DeleteConnection removes the row entirely (used by tests and cleanup).
-	DeleteConnection(ctx context.Context, id string) error
 }
 
 // ConnectionEvent decides the webhook event a connection change reports:
@@ -102,13 +98,8 @@ type ConnectionFilter struct {
 	ScheduleIDs []string
 	ProviderID  string
 	Status      model.ConnectionStatus
-	// ExpiringBefore selects connections whose TokenExpiry is set and before
-	// it (keep-alive loop); zero = no filter.
-	ExpiringBefore time.Time
-	// UsedBefore selects connections last used before it; zero = no filter.
-	UsedBefore time.Time
-	After      string
-	Limit      int // 0 = 100
+	After       string
+	Limit       int // 0 = 100
 }
 
 // AuthSessions stores the server side of OAuth connect flows.

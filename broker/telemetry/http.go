@@ -42,8 +42,9 @@ func (t *Telemetry) Server() []gin.HandlerFunc {
 func (t *Telemetry) metricsOn() bool { return t != nil && t.handler != nil }
 
 // attrCache keeps one attribute set per distinct label combination, so
-// recording a request allocates nothing once its route, method and status
-// were seen. Routes are templates and methods are folded (semconv's _OTHER),
+// recording a request builds no attribute set once its route, method and
+// status were seen (the SDK still walks the set on every measurement, so
+// the sets carry only the attributes the conventions require). Routes are templates and methods are folded (semconv's _OTHER),
 // so the set of keys is bounded.
 type attrCache[K comparable] struct {
 	m    sync.Map
@@ -76,7 +77,6 @@ func (t *Telemetry) serverMetrics() gin.HandlerFunc {
 			semconv.HTTPRequestMethodKey.String(k.method),
 			semconv.HTTPResponseStatusCode(k.status),
 			semconv.URLScheme(k.scheme),
-			semconv.NetworkProtocolName("http"),
 		}
 		if k.route != "" {
 			kv = append(kv, semconv.HTTPRoute(k.route))

@@ -6,9 +6,11 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
@@ -125,3 +127,29 @@ func isCanceled(err error) bool { return errors.Is(err, context.Canceled) }
 // otelError reports an instrument that could not be made; the SDK then
 // hands back a working no-op, so the broker keeps running.
 func otelError(err error) { otel.Handle(err) }
+
+// StartFanoutCall begins one connection's part of an events or free/busy
+// fan-out: a child span "broker.events.call" (provider, connection) under
+// the request's span. Call end with the call's error once it returns; it
+// ends the span with its outcome and records broker.events.fanout.duration
+// and, on an error, broker.events.fanout.failures. The error's text goes on
+// the span only as its status; callers pass errors safe to show (no token,
+// no provider body).
+func (t *Telemetry) StartFanoutCall(ctx context.Context, provider, connID string) (context.Context, func(err error)) {
+	start := time.Now()
+	ctx, span := t.Tracer().Start(ctx, "broker.events.call", trace.WithAttributes(
+		AttrProvider.String(provider), AttrConnection.String(connID)))
+	m := t.Metrics()
+	return ctx, func(err error) {
+		m.FanoutCall(ctx, provider, time.Since(start), err != nil)
+		if span.IsRecording() {
+			if err != nil {
+				span.SetAttributes(AttrOutcome.String("error"))
+				span.SetStatus(codes.Error, err.Error())
+			} else {
+				span.SetAttributes(AttrOutcome.String("ok"))
+			}
+		}
+		span.End()
+	}
+}

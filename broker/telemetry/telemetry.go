@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -168,8 +169,15 @@ func endpointGRPC(ep string) []otlptracegrpc.Option {
 	return []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(ep)}
 }
 
+// endpointHTTP takes host:port or a URL. Like OTEL_EXPORTER_OTLP_ENDPOINT, a
+// URL without a path is the collector's base and /v1/traces is appended; a
+// URL with a path is used as it is.
 func endpointHTTP(ep string) []otlptracehttp.Option {
 	if strings.Contains(ep, "://") {
+		if u, err := url.Parse(ep); err == nil && (u.Path == "" || u.Path == "/") {
+			u.Path = "/v1/traces"
+			ep = u.String()
+		}
 		return []otlptracehttp.Option{otlptracehttp.WithEndpointURL(ep)}
 	}
 	return []otlptracehttp.Option{otlptracehttp.WithEndpoint(ep)}

@@ -201,7 +201,7 @@ func TestWatchSeesOtherReplicasChanges(t *testing.T) {
 		do   func() error
 		want store.Change
 	}{
-		{"upsert", func() error { _, _, err := writer.UpsertConnection(ctx, c, seal); return err },
+		{"upsert", func() error { _, _, err := writer.UpsertConnectionWithEvent(ctx, c, seal, nil); return err },
 			store.Change{Kind: store.ChangeConnection, ID: "con_1"}},
 		{"update connection", func() error {
 			_, err := writer.UpdateConnection(ctx, "con_1", func(c model.Connection) (model.Connection, error) {
@@ -215,8 +215,6 @@ func TestWatchSeesOtherReplicasChanges(t *testing.T) {
 			return err
 		}, store.Change{Kind: store.ChangeApp, ID: "app_a"}},
 		{"delete app", func() error { return writer.DeleteApp(ctx, "app_a") }, store.Change{Kind: store.ChangeApp, ID: "app_a"}},
-		{"delete connection", func() error { return writer.DeleteConnection(ctx, "con_1") },
-			store.Change{Kind: store.ChangeConnection, ID: "con_1"}},
 	}
 	for _, st := range steps {
 		w.mu.Lock()
@@ -236,8 +234,8 @@ func TestWatchSeesOtherReplicasChanges(t *testing.T) {
 	if err := writer.CreateApp(ctx, model.App{ID: "app_b", Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := writer.UpsertConnection(ctx, model.Connection{ID: "con_2", AppID: "app_b", ProviderID: "google",
-		ScheduleID: "s", AccountID: "y", Status: model.StatusConnected}, seal); err != nil {
+	if _, _, err := writer.UpsertConnectionWithEvent(ctx, model.Connection{ID: "con_2", AppID: "app_b", ProviderID: "google",
+		ScheduleID: "s", AccountID: "y", Status: model.StatusConnected}, seal, nil); err != nil {
 		t.Fatal(err)
 	}
 	con2 := store.Change{Kind: store.ChangeConnection, ID: "con_2"}

@@ -23,7 +23,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) store.Store) {
 		if err := s.CreateApp(ctx, newApp("app_a", "a", base)); err != nil {
 			b.Fatal(err)
 		}
-		if _, _, err := s.UpsertConnection(ctx, newConn("con_1", "app_a", "sched", "acct"), seal); err != nil {
+		if _, _, err := s.UpsertConnectionWithEvent(ctx, newConn("con_1", "app_a", "sched", "acct"), seal, nil); err != nil {
 			b.Fatal(err)
 		}
 		return s
@@ -45,7 +45,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) store.Store) {
 		for b.Loop() {
 			i++
 			id := fmt.Sprintf("con_b%d", i)
-			if _, _, err := s.UpsertConnection(b.Context(), newConn(id, "app_a", "sched", id), seal); err != nil {
+			if _, _, err := s.UpsertConnectionWithEvent(b.Context(), newConn(id, "app_a", "sched", id), seal, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -16,7 +16,7 @@ var connectionTests = []test{
 	{"UpsertCreates", func(t *testing.T, s store.Store) {
 		createApp(t, s, "app_a")
 		c := newConn("con_1", "app_a", "sched", "acct")
-		got, created, err := s.UpsertConnection(t.Context(), c, seal)
+		got, created, err := s.UpsertConnectionWithEvent(t.Context(), c, seal, nil)
 		must(t, err, "UpsertConnection")
 		if !created {
 			t.Error("created = false for a new account")
@@ -41,10 +41,10 @@ var connectionTests = []test{
 		again := newConn("con_new", "app_a", "sched", "acct")
 		again.AccountName, again.Scopes, again.CreatedAt = "Ann Renamed", []string{"calendar.read"}, base.Add(time.Hour)
 		var sealedWith string
-		got, created, err := s.UpsertConnection(ctx, again, func(id string) ([]byte, error) {
+		got, created, err := s.UpsertConnectionWithEvent(ctx, again, func(id string) ([]byte, error) {
 			sealedWith = id
 			return seal(id)
-		})
+		}, nil)
 		must(t, err, "UpsertConnection")
 		if created {
 			t.Error("created = true for an account already connected")
@@ -70,7 +70,7 @@ var connectionTests = []test{
 			newConn("con_2", "app_a", "sched2", "acct"),
 			newConn("con_3", "app_a", "sched", "acct2"),
 		} {
-			got, created, err := s.UpsertConnection(t.Context(), c, seal)
+			got, created, err := s.UpsertConnectionWithEvent(t.Context(), c, seal, nil)
 			must(t, err, "UpsertConnection")
 			if !created || got.ID != c.ID {
 				t.Errorf("upsert %s: created %v id %s", c.ID, created, got.ID)
@@ -80,8 +80,8 @@ var connectionTests = []test{
 	{"UpsertSealErrorWritesNothing", func(t *testing.T, s store.Store) {
 		createApp(t, s, "app_a")
 		boom := errors.New("no key")
-		_, _, err := s.UpsertConnection(t.Context(), newConn("con_1", "app_a", "sched", "acct"),
-			func(string) ([]byte, error) { return nil, boom })
+		_, _, err := s.UpsertConnectionWithEvent(t.Context(), newConn("con_1", "app_a", "sched", "acct"),
+			func(string) ([]byte, error) { return nil, boom }, nil)
 		wantErr(t, err, boom, "UpsertConnection")
 		_, err = s.GetConnectionByID(t.Context(), "con_1")
 		wantErr(t, err, model.ErrNotFound, "GetConnectionByID")
@@ -89,7 +89,7 @@ var connectionTests = []test{
 	{"UpsertTakenIDIsConflict", func(t *testing.T, s store.Store) {
 		createApp(t, s, "app_a")
 		upsert(t, s, newConn("con_1", "app_a", "sched", "acct"))
-		_, _, err := s.UpsertConnection(t.Context(), newConn("con_1", "app_a", "sched", "other"), seal)
+		_, _, err := s.UpsertConnectionWithEvent(t.Context(), newConn("con_1", "app_a", "sched", "other"), seal, nil)
 		wantErr(t, err, model.ErrConflict, "UpsertConnection with a taken id")
 	}},
 	{"GetIsScopedToApp", func(t *testing.T, s store.Store) {
@@ -192,14 +192,6 @@ var connectionTests = []test{
 			t.Errorf("version = %d, want %d", got.Version, 1+writers)
 		}
 	}},
-	{"Delete", func(t *testing.T, s store.Store) {
-		createApp(t, s, "app_a")
-		upsert(t, s, newConn("con_1", "app_a", "sched", "acct"))
-		must(t, s.DeleteConnection(t.Context(), "con_1"), "DeleteConnection")
-		_, err := s.GetConnectionByID(t.Context(), "con_1")
-		wantErr(t, err, model.ErrNotFound, "GetConnectionByID after delete")
-		wantErr(t, s.DeleteConnection(t.Context(), "con_1"), model.ErrNotFound, "second DeleteConnection")
-	}},
 }
 
 func testListConnections(t *testing.T, s store.Store) {
@@ -237,9 +229,6 @@ func testListConnections(t *testing.T, s store.Store) {
 		{"schedules", store.ConnectionFilter{AppID: "app_a", ScheduleIDs: []string{"s2", "s3"}}, []string{"con_01", "con_02", "con_05"}},
 		{"provider", store.ConnectionFilter{AppID: "app_a", ProviderID: "zoom"}, []string{"con_02", "con_03"}},
 		{"status", store.ConnectionFilter{AppID: "app_a", Status: model.StatusConnected}, []string{"con_01", "con_03", "con_06", "con_07"}},
-		{"expiring before", store.ConnectionFilter{ExpiringBefore: h(3)}, []string{"con_04", "con_05", "con_07"}},
-		// A never-used connection counts from its creation (base).
-		{"used before", store.ConnectionFilter{AppID: "app_a", UsedBefore: h(2)}, []string{"con_01", "con_05", "con_07"}},
 		{"combined", store.ConnectionFilter{AppID: "app_a", ScheduleIDs: []string{"s1"}, ProviderID: "google", Status: model.StatusConnected}, []string{"con_06", "con_07"}},
 		{"after cursor", store.ConnectionFilter{AppID: "app_a", After: "con_03"}, []string{"con_05", "con_06", "con_07"}},
 		{"limit", store.ConnectionFilter{AppID: "app_a", Limit: 2}, []string{"con_01", "con_02"}},

@@ -148,7 +148,7 @@ func seal(id string) ([]byte, error) { return []byte("sealed:" + id), nil }
 
 func upsert(t *testing.T, s store.Store, c model.Connection) model.Connection {
 	t.Helper()
-	got, _, err := s.UpsertConnection(t.Context(), c, seal)
+	got, _, err := s.UpsertConnectionWithEvent(t.Context(), c, seal, nil)
 	must(t, err, "UpsertConnection")
 	return got
 }

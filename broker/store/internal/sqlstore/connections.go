@@ -37,13 +37,6 @@ func scanConn(sc scanner) (model.Connection, error) {
 // create the same account at once and one loses the unique key race.
 const upsertAttempts = 3
 
-// UpsertConnection creates c or updates the connection of the same app,
-// provider, schedule and account in place, keeping its id and CreatedAt.
-// seal is called with the final id inside the transaction.
-func (s *Store) UpsertConnection(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error)) (model.Connection, bool, error) {
-	return s.UpsertConnectionWithEvent(ctx, c, seal, nil)
-}
-
 // UpsertConnectionWithEvent is UpsertConnection writing ev's event in the
 // same transaction.
 func (s *Store) UpsertConnectionWithEvent(ctx context.Context, c model.Connection, seal func(id string) ([]byte, error), ev store.ConnectionEvent) (model.Connection, bool, error) {
@@ -156,8 +149,7 @@ func (s *Store) GetConnectionByID(ctx context.Context, id string) (model.Connect
 }
 
 // ListConnections returns the connections matching f, ordered by id, after
-// the cursor f.After. UsedBefore counts a never-used connection as used when
-// it was created, so a fresh connection is not taken for an idle one.
+// the cursor f.After.
 func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) ([]model.Connection, error) {
 	var conds []string
 	var args []any
@@ -181,12 +173,6 @@ func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) (
 	}
 	if f.Status != "" {
 		add("status = ?", string(f.Status))
-	}
-	if !f.ExpiringBefore.IsZero() {
-		add("token_expiry IS NOT NULL AND token_expiry < ?", f.ExpiringBefore.UnixNano())
-	}
-	if !f.UsedBefore.IsZero() {
-		add("COALESCE(last_used_at, created_at) < ?", f.UsedBefore.UnixNano())
 	}
 	if f.After != "" {
 		add("id > ?", f.After)
@@ -267,19 +253,4 @@ func (s *Store) connEvent(ctx context.Context, tx *sql.Tx, ev store.ConnectionEv
 		return fmt.Errorf("enqueue webhook: %w", err)
 	}
 	return nil
-}
-
-// DeleteConnection removes the row.
-func (s *Store) DeleteConnection(ctx context.Context, id string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if err := affected(res, model.ErrNotFound); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx, string(store.ChangeConnection), id)
-	})
-	return s.wrap("delete connection", err)
 }

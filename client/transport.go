@@ -1,4 +1,4 @@
-package middleware
+package client
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 // /proxy/{connectionId}/… with the app's secret instead. For example, with
 // Google's calendar SDK:
 //
-//	hc := &http.Client{Transport: &middleware.Transport{
+//	hc := &http.Client{Transport: &client.Transport{
 //		Broker:       "http://127.0.0.1:8080",
 //		ClientSecret: os.Getenv("BROKER_CLIENT_SECRET"),
 //		ConnectionID: connID,
@@ -36,7 +36,7 @@ type Transport struct {
 }
 
 // ErrOutsideProviderBase is returned for a request not under ProviderBase.
-var ErrOutsideProviderBase = errors.New("broker transport: request is not under the provider's API base URL")
+var ErrOutsideProviderBase = errors.New("client: transport: request is not under the provider's API base URL")
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -52,7 +52,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, fmt.Errorf("broker transport: Broker %q is not an absolute URL", t.Broker)
+		return nil, fmt.Errorf("client: transport: Broker %q is not an absolute URL", t.Broker)
 	}
 	out := req.Clone(req.Context())
 	u := *broker
@@ -80,7 +80,7 @@ type pathPart struct{ path, rawPath string }
 func (t *Transport) suffix(u *url.URL) (pathPart, error) {
 	base, err := url.Parse(strings.TrimRight(t.ProviderBase, "/"))
 	if err != nil || base.Host == "" {
-		return pathPart{}, fmt.Errorf("broker transport: ProviderBase %q is not an absolute URL", t.ProviderBase)
+		return pathPart{}, fmt.Errorf("client: transport: ProviderBase %q is not an absolute URL", t.ProviderBase)
 	}
 	if !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
 		return pathPart{}, ErrOutsideProviderBase
