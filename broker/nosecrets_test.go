@@ -38,6 +38,7 @@ const (
 	sentAccess2      = "SENTINELaccessTwoXXXX"
 	sentRefresh      = "SENTINELrefreshXXXX"
 	sentQueryKey     = "SENTINELqueryValueXXXX"
+	sentHookPath     = "SENTINELwebhookPathXXXX" // receivers often take their secret in the path
 )
 
 var sentEncKey = base64.StdEncoding.EncodeToString([]byte("SENTINEL-encryption-key-32bytes!"))
@@ -231,6 +232,7 @@ func TestNoSecretEscapes(t *testing.T) {
 		"client secret": sentClientSecret, "authorization code": sentCode,
 		"access token": sentAccess1, "refreshed access token": sentAccess2,
 		"refresh token": sentRefresh, "query value sent to the proxy": sentQueryKey,
+		"webhook URL path": sentHookPath,
 	}
 	call := func(method, path, auth string, body any) (int, map[string]any) {
 		t.Helper()
@@ -261,7 +263,7 @@ func TestNoSecretEscapes(t *testing.T) {
 	// secrets too.
 	const redirect = "http://localhost:9/connected"
 	code, created := call("POST", "/v1/apps", sentAdmin, map[string]any{"app": map[string]any{
-		"name": "Booking", "webhookUrl": rc.URL + "/hooks", "allowedRedirectUris": []string{redirect}}})
+		"name": "Booking", "webhookUrl": rc.URL + "/hooks/" + sentHookPath, "allowedRedirectUris": []string{redirect}}})
 	if code != http.StatusCreated {
 		t.Fatalf("create app: %d %v", code, created)
 	}

@@ -74,11 +74,23 @@ func (s redactedSpan) Attributes() []attribute.KeyValue {
 			route = kv.Value.AsString()
 		}
 	}
-	out := make([]attribute.KeyValue, len(in))
-	for i, kv := range in {
+	hidePath := false
+	for _, kv := range in {
+		if kv.Key == attrRedactPath {
+			hidePath = true
+		}
+	}
+	out := make([]attribute.KeyValue, 0, len(in))
+	for _, kv := range in {
 		switch kv.Key {
+		case attrRedactPath:
+			continue
 		case semconv.URLFullKey:
-			kv = semconv.URLFull(RedactURL(kv.Value.AsString()))
+			if hidePath {
+				kv = semconv.URLFull(originOnly(kv.Value.AsString()))
+			} else {
+				kv = semconv.URLFull(RedactURL(kv.Value.AsString()))
+			}
 		case semconv.URLQueryKey:
 			kv = semconv.URLQuery(redactQuery(kv.Value.AsString()))
 		case semconv.URLPathKey:
@@ -89,9 +101,22 @@ func (s redactedSpan) Attributes() []attribute.KeyValue {
 				kv = semconv.URLPath(route)
 			}
 		}
-		out[i] = kv
+		out = append(out, kv)
 	}
 	return out
+}
+
+// attrRedactPath marks a client span whose URL path is not to be exported
+// (HideServerAddress); the exporter drops the mark.
+const attrRedactPath = attribute.Key("broker.internal.redact_path")
+
+// originOnly is scheme://host[:port] of a URL.
+func originOnly(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "REDACTED"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // RedactURL drops user info and every query value of a URL.
