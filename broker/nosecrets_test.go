@@ -351,17 +351,17 @@ func TestNoSecretEscapes(t *testing.T) {
 		names[s.Name] = true
 		fmt.Fprintf(&spanText, "span %q status %q\n", s.Name, s.Status.Description)
 		for _, a := range s.Attributes {
-			fmt.Fprintf(&spanText, "  %s=%s\n", a.Key, a.Value.Emit())
+			fmt.Fprintf(&spanText, "  %s=%s\n", a.Key, a.Value.String())
 		}
 		for _, e := range s.Events {
 			fmt.Fprintf(&spanText, "  event %q\n", e.Name)
 			for _, a := range e.Attributes {
-				fmt.Fprintf(&spanText, "    %s=%s\n", a.Key, a.Value.Emit())
+				fmt.Fprintf(&spanText, "    %s=%s\n", a.Key, a.Value.String())
 			}
 		}
 		if s.Resource != nil {
 			for _, a := range s.Resource.Attributes() {
-				fmt.Fprintf(&spanText, "  resource %s=%s\n", a.Key, a.Value.Emit())
+				fmt.Fprintf(&spanText, "  resource %s=%s\n", a.Key, a.Value.String())
 			}
 		}
 	}
