@@ -131,13 +131,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	// transport is built here so the instrumentation wraps it.
 	hc = b.tel.Client(hc)
 	if proxyTransport == nil {
-		proxyTransport = proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D())
+		proxyTransport = proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D(), int64(cfg.Proxy.MaxResponseHeaderBytes))
 	}
 	proxyTransport = b.tel.Transport(proxyTransport)
 	b.tokens, err = tokens.New(tokens.Options{
 		Store: b.store, Keys: keys, Providers: reg, HTTPClient: hc,
 		CacheSize: cfg.Cache.Tokens, ExpiryMargin: cfg.Cache.ExpiryMargin.D(),
 		LeaseTTL: cfg.Refresh.LeaseTTL.D(), Now: now, Logger: b.logger, Telemetry: b.tel,
+		RejectedCooldown: cfg.Refresh.RejectedCooldown.D(),
 	})
 	if err != nil {
 		return nil, err
@@ -156,6 +157,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	})
 	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg,
 		WebhookSecretGrace: wh.SecretGrace.D(), AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
+		BeforeDelete: b.tokens.RevokeApp,
 		OnChange: func(appID string) {
 			b.auth.Purge(appID)
 			b.tokens.Invalidate(store.Change{Kind: store.ChangeApp, ID: appID})
@@ -164,10 +166,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		Store: b.store, Tokens: b.tokens, Providers: reg, State: signer,
 		PublicURL: cfg.Server.PublicURL, HTTPClient: hc, Now: now, Logger: b.logger,
 		AllowLoopbackLogos: cfg.Server.AllowInsecureLoopback, Telemetry: b.tel,
+		MaxPendingSessions: cfg.Security.RateLimits.MaxPendingSessions,
 	})
 	px := proxy.New(proxy.Options{
 		Creds: b.tokens, Timeout: cfg.Proxy.Timeout.D(), ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.D(),
 		MaxRequestBody: int64(cfg.Proxy.MaxRequestBody), RetryBodyLimit: int64(cfg.Proxy.RetryBodyLimit), Logger: b.logger,
+		PublicURL: cfg.Server.PublicURL,
 		Transport: proxyTransport,
 	})
 	b.deps = api.Deps{

@@ -34,7 +34,7 @@ func (b *Broker) withDemo(cfg *config.Config, now func() time.Time, reg *provide
 	reg = providers.NewRegistry(append(reg.All(), b.demo.Provider())...)
 	wrapped := *hc
 	wrapped.Transport = b.demo.Transport(hc.Transport)
-	pt := b.demo.Transport(proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D()))
+	pt := b.demo.Transport(proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D(), int64(cfg.Proxy.MaxResponseHeaderBytes)))
 	return reg, &wrapped, pt
 }
 

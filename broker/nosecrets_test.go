@@ -38,6 +38,7 @@ const (
 	sentAccess2      = "SENTINELaccessTwoXXXX"
 	sentRefresh      = "SENTINELrefreshXXXX"
 	sentQueryKey     = "SENTINELqueryValueXXXX"
+	sentHookPath     = "SENTINELwebhookPathXXXX" // receivers often take their secret in the path
 )
 
 var sentEncKey = base64.StdEncoding.EncodeToString([]byte("SENTINEL-encryption-key-32bytes!"))
@@ -231,6 +232,7 @@ func TestNoSecretEscapes(t *testing.T) {
 		"client secret": sentClientSecret, "authorization code": sentCode,
 		"access token": sentAccess1, "refreshed access token": sentAccess2,
 		"refresh token": sentRefresh, "query value sent to the proxy": sentQueryKey,
+		"webhook URL path": sentHookPath,
 	}
 	call := func(method, path, auth string, body any) (int, map[string]any) {
 		t.Helper()
@@ -261,7 +263,7 @@ func TestNoSecretEscapes(t *testing.T) {
 	// secrets too.
 	const redirect = "http://localhost:9/connected"
 	code, created := call("POST", "/v1/apps", sentAdmin, map[string]any{"app": map[string]any{
-		"name": "Booking", "webhookUrl": rc.URL + "/hooks", "allowedRedirectUris": []string{redirect}}})
+		"name": "Booking", "webhookUrl": rc.URL + "/hooks/" + sentHookPath, "allowedRedirectUris": []string{redirect}}})
 	if code != http.StatusCreated {
 		t.Fatalf("create app: %d %v", code, created)
 	}
@@ -351,17 +353,17 @@ func TestNoSecretEscapes(t *testing.T) {
 		names[s.Name] = true
 		fmt.Fprintf(&spanText, "span %q status %q\n", s.Name, s.Status.Description)
 		for _, a := range s.Attributes {
-			fmt.Fprintf(&spanText, "  %s=%s\n", a.Key, a.Value.Emit())
+			fmt.Fprintf(&spanText, "  %s=%s\n", a.Key, a.Value.String())
 		}
 		for _, e := range s.Events {
 			fmt.Fprintf(&spanText, "  event %q\n", e.Name)
 			for _, a := range e.Attributes {
-				fmt.Fprintf(&spanText, "    %s=%s\n", a.Key, a.Value.Emit())
+				fmt.Fprintf(&spanText, "    %s=%s\n", a.Key, a.Value.String())
 			}
 		}
 		if s.Resource != nil {
 			for _, a := range s.Resource.Attributes() {
-				fmt.Fprintf(&spanText, "  resource %s=%s\n", a.Key, a.Value.Emit())
+				fmt.Fprintf(&spanText, "  resource %s=%s\n", a.Key, a.Value.String())
 			}
 		}
 	}

@@ -70,6 +70,12 @@ type RateLimits struct {
 	App     float64 `yaml:"app"`
 	Burst   int     `yaml:"burst"`
 	Browser Rate    `yaml:"browser"`
+	// Sessions limits how fast one app creates connect sessions
+	// (POST /v1/connect/oauth, /v1/connect/sessions); 0 = no limit.
+	Sessions Rate `yaml:"sessions"`
+	// MaxPendingSessions caps one app's unexpired, unfinished connect
+	// sessions; 0 = no cap.
+	MaxPendingSessions int `yaml:"maxPendingSessions"`
 }
 
 // Cache sizes the LRU caches.
@@ -85,6 +91,9 @@ type Proxy struct {
 	ResponseHeaderTimeout Duration `yaml:"responseHeaderTimeout"`
 	MaxRequestBody        ByteSize `yaml:"maxRequestBody"`
 	RetryBodyLimit        ByteSize `yaml:"retryBodyLimit"`
+	// MaxResponseHeaderBytes bounds a provider's response headers; over it
+	// the caller gets the broker's 502.
+	MaxResponseHeaderBytes ByteSize `yaml:"maxResponseHeaderBytes"`
 }
 
 // Refresh configures background token upkeep.
@@ -93,6 +102,11 @@ type Refresh struct {
 	// LeaseTTL bounds how long one replica may hold a connection's refresh
 	// lease: when a replica dies mid-refresh, another takes over after it.
 	LeaseTTL Duration `yaml:"leaseTtl"`
+	// RejectedCooldown: after the provider rejected a connection's token
+	// and it was force-refreshed, further rejections within this time pass
+	// through without another refresh, so no caller can turn its request
+	// rate into token-endpoint traffic.
+	RejectedCooldown Duration `yaml:"rejectedCooldown"`
 }
 
 // KeepAlive refreshes idle connections before their refresh tokens lapse.

@@ -46,6 +46,11 @@ const (
 	DefaultResponseHeaderTimeout  = 10 * time.Second
 	DefaultMaxRequestBody         = 100 << 20
 	DefaultRetryBodyLimit         = 1 << 20
+	DefaultMaxResponseHeaderBytes = 256 << 10
+	DefaultRejectedCooldown       = 30 * time.Second
+	DefaultSessionRateEvents      = 10 // sessions: 10/s per app
+	DefaultSessionRatePer         = time.Second
+	DefaultMaxPendingSessions     = 1000
 	DefaultKeepAliveEnabled       = true
 	DefaultKeepAliveInterval      = time.Hour
 	DefaultKeepAliveIdleAfter     = 720 * time.Hour
@@ -84,9 +89,11 @@ func Default() *Config {
 			StateKeys:      []Key{{ID: DefaultStateKeyID}},
 			EncryptionKeys: []Key{{ID: DefaultEncryptionKeyID}},
 			RateLimits: RateLimits{
-				App:     DefaultAppRate,
-				Burst:   DefaultAppBurst,
-				Browser: Rate{Per: DefaultBrowserRatePer, Events: DefaultBrowserRateEvents},
+				App:                DefaultAppRate,
+				Burst:              DefaultAppBurst,
+				Browser:            Rate{Per: DefaultBrowserRatePer, Events: DefaultBrowserRateEvents},
+				Sessions:           Rate{Per: DefaultSessionRatePer, Events: DefaultSessionRateEvents},
+				MaxPendingSessions: DefaultMaxPendingSessions,
 			},
 		},
 		Cache: Cache{
@@ -95,16 +102,17 @@ func Default() *Config {
 			ExpiryMargin: Duration(DefaultExpiryMargin),
 		},
 		Proxy: Proxy{
-			Timeout:               Duration(DefaultProxyTimeout),
-			ResponseHeaderTimeout: Duration(DefaultResponseHeaderTimeout),
-			MaxRequestBody:        DefaultMaxRequestBody,
-			RetryBodyLimit:        DefaultRetryBodyLimit,
+			Timeout:                Duration(DefaultProxyTimeout),
+			ResponseHeaderTimeout:  Duration(DefaultResponseHeaderTimeout),
+			MaxRequestBody:         DefaultMaxRequestBody,
+			RetryBodyLimit:         DefaultRetryBodyLimit,
+			MaxResponseHeaderBytes: DefaultMaxResponseHeaderBytes,
 		},
 		Refresh: Refresh{KeepAlive: KeepAlive{
 			Enabled:   DefaultKeepAliveEnabled,
 			Interval:  Duration(DefaultKeepAliveInterval),
 			IdleAfter: Duration(DefaultKeepAliveIdleAfter),
-		}, LeaseTTL: Duration(DefaultRefreshLeaseTTL)},
+		}, LeaseTTL: Duration(DefaultRefreshLeaseTTL), RejectedCooldown: Duration(DefaultRejectedCooldown)},
 		Log:       Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Telemetry: Telemetry{OTLP: OTLP{Protocol: DefaultOTLPProtocol}, Prometheus: DefaultPrometheus},
 		Webhooks: Webhooks{

@@ -196,8 +196,14 @@ func (c *Config) validateSecurity(v *ValidationErrors) {
 	if r.Burst < 0 {
 		v.add("security.rateLimits.burst", "must not be negative")
 	}
+	if r.MaxPendingSessions < 0 {
+		v.add("security.rateLimits.maxPendingSessions", "must not be negative")
+	}
 	if r.Browser.Events < 0 || r.Browser.Per < 0 {
 		v.add("security.rateLimits.browser", "must not be negative")
+	}
+	if r.Sessions.Events < 0 || r.Sessions.Per < 0 {
+		v.add("security.rateLimits.sessions", "must not be negative")
 	}
 }
 
@@ -247,7 +253,14 @@ func (c *Config) validateRest(v *ValidationErrors) {
 	} else if p.RetryBodyLimit > p.MaxRequestBody && p.MaxRequestBody > 0 {
 		v.add("proxy.retryBodyLimit", fmt.Sprintf("must not exceed proxy.maxRequestBody (%s)", p.MaxRequestBody))
 	}
+	if p.MaxResponseHeaderBytes <= 0 || p.MaxResponseHeaderBytes > 16<<20 {
+		v.add("proxy.maxResponseHeaderBytes", "must be positive and at most 16MiB")
+	}
 	positive(v, "refresh.leaseTtl", c.Refresh.LeaseTTL)
+	if c.Refresh.RejectedCooldown < 0 {
+		v.add("refresh.rejectedCooldown", "must not be negative")
+	}
+
 	if k := c.Refresh.KeepAlive; k.Enabled {
 		positive(v, "refresh.keepAlive.interval", k.Interval)
 		positive(v, "refresh.keepAlive.idleAfter", k.IdleAfter)

@@ -118,6 +118,10 @@ func hashToken(t string) []byte {
 	return s[:]
 }
 
+// wwwAuthenticateApp is the challenge of the app routes: a scheme no
+// browser prompts for.
+const wwwAuthenticateApp = `ApiKey realm="broker", header="X-Api-Key"`
+
 // App authenticates the calling app by `X-Api-Key: <secret>` (preferred when
 // both are sent) or `Authorization: Basic base64(clientId:secret)`; any other
 // Authorization scheme, an admin token included, is refused. The app is then
@@ -127,7 +131,11 @@ func (a *Authenticator) App() gin.HandlerFunc {
 		app, err := a.authenticateApp(c)
 		if err != nil {
 			if model.CodeOf(err) == model.CodeUnauthenticated {
-				c.Header("WWW-Authenticate", `Basic realm="broker"`)
+				// Not "Basic": a browser that meets a Basic challenge on
+				// the broker's origin shows a login box and then keeps
+				// sending what was typed (docs/security.md §10). Apps send
+				// X-Api-Key or preemptive Basic and need no challenge.
+				c.Header("WWW-Authenticate", wwwAuthenticateApp)
 			}
 			Fail(c, err)
 			return

@@ -58,6 +58,7 @@ func cloneSpec(s Spec) Spec {
 	c.Scopes = slices.Clone(s.Scopes)
 	c.AuthParams = maps.Clone(s.AuthParams)
 	c.Headers = maps.Clone(s.Headers)
+	c.AllowHeaders = slices.Clone(s.AllowHeaders)
 	return c
 }
 

@@ -13,7 +13,9 @@ import (
 // Inject puts the connection's credential on an outbound request as the
 // provider says (bearer, named header, query parameter or basic) and adds
 // the static headers. Each replaces whatever the request carried under that
-// name, so the provider sees exactly one credential; the credential is set
+// name (a static header the provider lets callers override, see
+// CallerMayOverride, only when the request has none), so the provider sees
+// exactly one credential; the credential is set
 // last, so no static header can displace it. It runs on the proxy's hot
 // path: beyond the header values themselves it allocates only one slice
 // (and the rebuilt query for query injection).
@@ -34,8 +36,12 @@ func (p *Provider) Inject(req *http.Request, tok model.Token) {
 	vals := make([]string, len(p.Headers)+1)
 	i := 0
 	for k, v := range p.Headers {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if _, set := h[ck]; set && p.CallerMayOverride(k) {
+			continue // the caller asked for its own value (allowHeaders)
+		}
 		vals[i] = v
-		h[textproto.CanonicalMIMEHeaderKey(k)] = vals[i : i+1 : i+1]
+		h[ck] = vals[i : i+1 : i+1]
 		i++
 	}
 	switch typ {

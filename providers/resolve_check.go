@@ -187,6 +187,14 @@ func (c *checker) checkFields(s *Spec) {
 			c.add("headers."+k, "must not contain CR, LF or NUL")
 		}
 	}
+	for i, h := range s.AllowHeaders {
+		switch {
+		case !validHeaderName(h):
+			c.add("allowHeaders["+strconv.Itoa(i)+"]", "not a valid header name")
+		case NeverForwarded(h):
+			c.add("allowHeaders["+strconv.Itoa(i)+"]", h+" never reaches a provider: it carries the caller's credentials, a client address, a URL rewrite or connection control")
+		}
+	}
 	c.checkInject(s)
 }
 

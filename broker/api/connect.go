@@ -1,7 +1,10 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,10 +25,19 @@ func registerConnect(r gin.IRouter, d Deps) {
 	}
 	h := connectHandler{svc: d.Connect}
 	manage := []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(model.PermConnectionsManage)}
-	r.POST("/v1/connect/oauth", append(manage, h.oauth)...)
+	// Starting a session writes a row: limited per app, beside the cap on
+	// unfinished sessions (security.rateLimits.sessions, maxPendingSessions).
+	var srps float64
+	var sburst int
+	if d.Config != nil {
+		srps = d.Config.Security.RateLimits.Sessions.PerSecond()
+		sburst = d.Config.Security.RateLimits.Sessions.Events
+	}
+	starts := append(slices.Clone(manage), middleware.RateLimitByKey(srps, sburst, middleware.KeyByAppID))
+	r.POST("/v1/connect/oauth", append(starts, h.oauth)...)
 	r.POST("/v1/connect/code", append(manage, h.code)...)
 	r.POST("/v1/connect/credentials", append(manage, h.credentials)...)
-	r.POST("/v1/connect/sessions", append(manage, h.sessions)...)
+	r.POST("/v1/connect/sessions", append(starts, h.sessions)...)
 
 	var rps float64
 	var burst int
@@ -70,7 +82,7 @@ func (h connectHandler) sessions(c *gin.Context) {
 		ScheduleID: b.ScheduleID, RedirectURL: b.RedirectURL, Providers: b.Providers, AppState: b.AppState,
 	})
 	if err != nil {
-		middleware.Fail(c, err)
+		failStart(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, sessionsAnswer{ConnectURL: out.ConnectURL, ExpiresAt: out.ExpiresAt.UTC()})
@@ -103,7 +115,7 @@ func (h connectHandler) oauth(c *gin.Context) {
 		Scopes: b.Scopes, LoginHint: b.LoginHint, AppState: b.AppState,
 	})
 	if err != nil {
-		middleware.Fail(c, err)
+		failStart(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, oauthAnswer{OAuthURL: out.OAuthURL, ExpiresAt: out.ExpiresAt.UTC()})
@@ -160,4 +172,14 @@ func (h connectHandler) credentials(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"connection": toConnectionJSON(conn)})
+}
+
+// failStart answers a refused session start; the cap on unfinished
+// sessions says when to try again.
+func failStart(c *gin.Context, err error) {
+	var pl *connect.PendingLimitError
+	if errors.As(err, &pl) {
+		c.Header("Retry-After", strconv.Itoa(int(pl.RetryAfter.Seconds())))
+	}
+	middleware.Fail(c, err)
 }

@@ -233,6 +233,31 @@ func TestListConnections(t *testing.T) {
 	}
 }
 
+// Deleting an app revokes each of its live grants at the provider, as
+// disconnecting one does, before its own OAuth clients are gone.
+func TestDeleteAppRevokesGrants(t *testing.T) {
+	e := newEnv(t)
+	app := e.newApp()
+	f := e.fakes[pGoogle]
+	a := connected(t, e.connect(app, map[string]any{"providerId": pGoogle, "loginHint": "ann@example.com"}))
+	connected(t, e.connect(app, map[string]any{"providerId": pGoogle, "loginHint": "bob@example.com"}))
+	c := connected(t, e.connect(app, map[string]any{"providerId": pGoogle, "loginHint": "cat@example.com"}))
+	if r := e.call(app, "POST", "/v1/connections/"+c+"/disconnect", nil); r.status != http.StatusOK {
+		t.Fatalf("disconnect: %d %s", r.status, r.body)
+	}
+	before := f.RevokeCalls()
+	if err := e.apps.Delete(context.Background(), app.id); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.RevokeCalls() - before; got != 2 {
+		t.Errorf("revoke calls on delete: %d, want 2 (the two live grants, not the disconnected one)", got)
+	}
+	conn, err := e.st.GetConnectionByID(context.Background(), a)
+	if err != nil || conn.Status != model.StatusDisconnected || len(conn.Credentials) != 0 {
+		t.Errorf("after delete: %v %v", conn.Status, err)
+	}
+}
+
 func TestDisconnect(t *testing.T) {
 	e := newEnv(t)
 	app := e.newApp()

@@ -184,7 +184,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	auth := middleware.NewAuthenticator(middleware.AuthOptions{Store: st, CacheSize: 100, AdminToken: "admin-token-0123456789abcdef0123"})
-	e.apps = apps.New(apps.Options{Store: st, Keys: e.keys, Providers: reg, OnChange: auth.Purge})
+	e.apps = apps.New(apps.Options{Store: st, Keys: e.keys, Providers: reg, OnChange: auth.Purge, BeforeDelete: e.tok.RevokeApp})
 	svc := connect.New(connect.Options{
 		Store: st, Tokens: e.tok, Providers: reg, State: e.signer, PublicURL: e.url, HTTPClient: hc,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -39,6 +39,10 @@ type Options struct {
 	// settings changed, so caches (the authenticator, the token manager) drop
 	// what they hold for it.
 	OnChange func(appID string)
+	// BeforeDelete runs before an app is deleted, while its own OAuth
+	// clients still exist: the token manager revokes the app's grants at
+	// their providers there (best effort). nil: nothing.
+	BeforeDelete func(ctx context.Context, appID string) error
 }
 
 // Service manages apps. It is safe for concurrent use.
@@ -48,6 +52,7 @@ type Service struct {
 	providers *providers.Registry
 	now       func() time.Time
 	onChange  func(string)
+	preDelete func(context.Context, string) error
 	grace     time.Duration
 	loopback  bool
 }
@@ -58,7 +63,7 @@ func New(o Options) *Service {
 	if o.Store == nil || o.Keys == nil {
 		panic("apps: Options.Store and Options.Keys are required")
 	}
-	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange,
+	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange, preDelete: o.BeforeDelete,
 		grace: o.WebhookSecretGrace, loopback: o.AllowInsecureLoopback}
 	if s.now == nil {
 		s.now = time.Now
@@ -186,6 +191,14 @@ func (s *Service) Update(ctx context.Context, id string, in AppInput, mask []str
 // Delete removes the app; its connections are disconnected by the store in
 // the same transaction, and its secret stops authenticating at once.
 func (s *Service) Delete(ctx context.Context, id string) error {
+	if s.preDelete != nil {
+		if _, err := s.store.GetApp(ctx, id); err != nil {
+			return notFound(err)
+		}
+		if err := s.preDelete(ctx, id); err != nil {
+			return err
+		}
+	}
 	if err := s.store.DeleteApp(ctx, id); err != nil {
 		return notFound(err)
 	}

@@ -97,7 +97,7 @@ func (s *Service) StartPage(ctx context.Context, app *model.App, req PageRequest
 		RedirectURL: req.RedirectURL, AppState: req.AppState, Scopes: ids,
 		ClientSource: model.ClientNone, ExpiresAt: now.Add(s.pageTTL), CreatedAt: now,
 	}
-	if err := s.st.CreateAuthSession(ctx, sess); err != nil {
+	if err := s.createSession(ctx, sess, s.pageTTL); err != nil {
 		return PageStart{}, fmt.Errorf("connect: creating the connect page session: %w", err)
 	}
 	return PageStart{ConnectURL: s.base + "/connect/" + sess.ID, ExpiresAt: sess.ExpiresAt}, nil

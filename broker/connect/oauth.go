@@ -99,7 +99,7 @@ func (s *Service) StartOAuth(ctx context.Context, app *model.App, req OAuthReque
 	if p.UsesPKCE() {
 		sess.PKCEVerifier = oauth2.GenerateVerifier()
 	}
-	if err := s.st.CreateAuthSession(ctx, sess); err != nil {
+	if err := s.createSession(ctx, sess, s.ttl); err != nil {
 		return OAuthStart{}, fmt.Errorf("connect: creating the auth session: %w", err)
 	}
 	return OAuthStart{OAuthURL: s.base + "/oauth/start/" + sess.ID, ExpiresAt: sess.ExpiresAt}, nil

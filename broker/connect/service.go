@@ -59,6 +59,10 @@ type Options struct {
 	Logger             *slog.Logger
 	// Telemetry counts finished flows (broker.connect.flows); nil: none.
 	Telemetry *telemetry.Telemetry
+	// MaxPendingSessions caps one app's unexpired, unfinished sessions
+	// (security.rateLimits.maxPendingSessions), so no app can fill the
+	// sessions table; 0 = no cap.
+	MaxPendingSessions int
 }
 
 // Service runs the connect flows and the per-app connection operations.
@@ -78,6 +82,7 @@ type Service struct {
 	pagePath string // the hosted pages' path and cookie Path: {base path}/connect
 	origin   string // scheme://host[:port] of PublicURL
 	logos    *logoCache
+	pending  int  // MaxPendingSessions
 	secure   bool // the binding cookie is Secure when PublicURL is https
 	metrics  *telemetry.Metrics
 }
@@ -111,6 +116,7 @@ func New(o Options) *Service {
 		pagePath: basePath + "/connect", origin: originOf(base),
 		secure:  strings.HasPrefix(strings.ToLower(base), "https://"),
 		logos:   newLogoCache(o.AllowLoopbackLogos, o.Now),
+		pending: o.MaxPendingSessions,
 		metrics: o.Telemetry.Metrics(),
 	}
 }

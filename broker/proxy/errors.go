@@ -62,6 +62,8 @@ func classify(err error) error {
 	switch {
 	case errors.As(err, &mb):
 		return errTooLarge(mb.Limit)
+	case errors.Is(err, model.ErrNeedsReauth):
+		return &model.Error{Code: model.CodeNeedsReauth, Message: "the connection needs to be re-authorized", Err: err}
 	case errors.Is(err, errLeftBase):
 		return &model.Error{Code: model.CodeInvalidArgument, Field: "path", Message: "proxy path refused", Err: err}
 	case errors.Is(err, context.DeadlineExceeded):

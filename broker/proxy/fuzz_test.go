@@ -3,8 +3,11 @@ package proxy
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/oauthbroker/broker/providers"
 )
 
 // FuzzUpstreamPath: whatever the caller's path, the upstream URL is on the
@@ -53,36 +56,75 @@ func FuzzUpstreamPath(f *testing.F) {
 	})
 }
 
-// FuzzFilterHeaders: no caller credential, forwarding or hop-by-hop header
-// survives the filter, whatever its spelling, nor one named in Connection.
+// testAllow is the allow set of a provider with the defaults, one
+// addition and one static header of its own.
+func testAllow() allowSet {
+	return newAllowSet(append(slices.Clone(providers.DefaultRequestHeaders), "Prefer", "Cal-Api-Version"), []string{"Cal-Api-Version"})
+}
+
+// FuzzFilterHeaders: only allowed headers survive the filter, whatever the
+// caller sends: never a credential, forwarding, rewrite or hop-by-hop
+// header in any spelling, nor the broker's own, nor one named in Connection.
 func FuzzFilterHeaders(f *testing.F) {
 	for _, s := range []string{
 		"Authorization", "X_Forwarded_For", "x-forwarded-host", "X-FORWARDED-PROTO", "Forwarded",
 		"Cookie", "X-Api-Key", "x_api_key", "Proxy-Authorization", "Upgrade", "Connection", "Te",
-		"Accept", "Cal-Api-Version", "X-Forwarded-", "X-Real-IP",
+		"Accept", "Cal-Api-Version", "X-Forwarded-", "X-Real-IP", "X-Original-URL", "X-Rewrite-Url",
+		"X-Http-Method-Override", "Client-Ip", "True-Client-IP", "Via", "Base-Url-Override", "Depth", "Prefer",
 	} {
 		f.Add(s, "X-Custom, "+s)
 	}
+	allowed := testAllow()
 	f.Fuzz(func(t *testing.T, name, conn string) {
 		h := http.Header{}
 		h[name] = []string{"v"}
 		h[http.CanonicalHeaderKey(name)] = []string{"v"}
 		h["X-Custom"] = []string{"v"}
-		filterHeaders(h, []string{conn}, []string{"Cal-Api-Version"})
+		filterHeaders(h, []string{conn}, allowed)
 		for k := range h {
-			n := fold(k)
-			if strings.HasPrefix(n, "x-forwarded-") || n == "cal-api-version" {
+			if _, ok := allowed[k]; !ok || providers.NeverForwarded(k) || k == "Cal-Api-Version" {
 				t.Fatalf("%q survived", k)
 			}
-			for _, d := range droppedHeaders {
-				if n == d {
-					t.Fatalf("%q survived", k)
-				}
-			}
+			n := fold(k)
 			for _, tok := range strings.Split(conn, ",") {
 				if tok = fold(strings.TrimSpace(tok)); tok != "" && n == tok {
 					t.Fatalf("%q named in Connection survived", k)
 				}
+			}
+		}
+	})
+}
+
+// FuzzDestination: a Destination the proxy accepts always becomes a URL on
+// the provider's origin, under its base path, with no dot segment, for the
+// same connection; anything else is refused.
+func FuzzDestination(f *testing.F) {
+	for _, s := range []string{
+		"https://broker.example.com/proxy/con_1/cal/a.ics", "/proxy/con_1/cal/b.ics", "/dav/cal/c.ics",
+		"https://dav.example.com/dav/cal/x", "https://broker.example.com/proxy/con_2/x", "/proxy/con_1/../../etc",
+		"/dav/%2e%2e/x", "//evil.com/dav/x", "https://BROKER.example.com./proxy/con_1/x", "/dav/cal/x?y#z",
+		"https://broker.example.com@evil.com/proxy/con_1/x", "/dav/..%2f..%2fadmin", "/dav/%ef%bc%8e%ef%bc%8e/x",
+	} {
+		f.Add(s)
+	}
+	b, err := parseBase("https://dav.example.com/dav")
+	if err != nil {
+		f.Fatal(err)
+	}
+	p := New(Options{Creds: nil, PublicURL: "https://broker.example.com"})
+	f.Fuzz(func(t *testing.T, raw string) {
+		out, err := p.destination(raw, "con_1", b)
+		if err != nil {
+			return
+		}
+		u, perr := url.Parse(out)
+		if perr != nil || u.Scheme != "https" || u.Host != "dav.example.com" || u.User != nil || u.RawQuery != "" ||
+			!strings.HasPrefix(u.EscapedPath(), "/dav/") {
+			t.Fatalf("Destination %q became %q, outside the base", raw, out)
+		}
+		for _, seg := range strings.Split(u.Path, "/") {
+			if seg == "." || seg == ".." {
+				t.Fatalf("Destination %q became %q, with a dot segment", raw, out)
 			}
 		}
 	})

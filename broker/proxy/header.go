@@ -2,49 +2,39 @@ package proxy
 
 import (
 	"net/http"
+	"net/textproto"
 	"strings"
 )
 
-// droppedHeaders never reach the provider (docs/security.md §9): the caller's own
-// credentials (the broker's app secret travels in Authorization or
-// X-Api-Key), forwarding headers that would tell the provider a made-up
-// client address, the upgrade machinery and hop-by-hop headers. They are
-// compared case-insensitively with '_' equal to '-', because some upstream
-// stacks (CGI-style) fold X_Forwarded_For into X-Forwarded-For.
-var droppedHeaders = []string{
-	"authorization",
-	"proxy-authorization",
-	"proxy-authenticate",
-	"cookie",
-	"cookie2",
-	"x-api-key",
-	"forwarded",
-	"x-real-ip",
-	"x-client-ip",
-	"true-client-ip",
-	"upgrade",
-	"connection",
-	"proxy-connection",
-	"keep-alive",
-	"te",
-	"trailer",
-	"transfer-encoding",
-	"http2-settings",
+// allowSet holds the canonical names of the caller's request headers that
+// reach one provider (docs/security.md §9): providers.DefaultRequestHeaders
+// and the provider's allowHeaders, less the headers the broker sets itself
+// for it (its credential header and static headers the caller may not
+// override). Everything else is dropped: an allow list, so a header nobody
+// thought of (X-Original-URL, Client-IP, a method override) never reaches
+// the provider next to the injected credential.
+type allowSet map[string]struct{}
+
+func newAllowSet(names, own []string) allowSet {
+	a := make(allowSet, len(names))
+	for _, n := range names {
+		a[textproto.CanonicalMIMEHeaderKey(n)] = struct{}{}
+	}
+	for _, n := range own {
+		delete(a, textproto.CanonicalMIMEHeaderKey(n))
+	}
+	return a
 }
 
-// droppedPrefix drops every X-Forwarded-* header, X-Forwarded-Host and
-// X-Forwarded-Proto included.
-const droppedPrefix = "x-forwarded-"
-
-// filterHeaders removes from h (the outbound request's headers) every header
-// the caller may not send to the provider: droppedHeaders, X-Forwarded-*,
-// every header named in the inbound Connection header (conn), and every
-// header the broker itself will set (own: the provider's credential and
-// static header names), so that after injection the provider sees exactly
-// one credential: the connection's.
-func filterHeaders(h http.Header, conn []string, own []string) {
+// filterHeaders removes from h (the outbound request's headers) every
+// header not in allow, and every header named in the inbound Connection
+// header (conn), so that after injection the provider sees exactly one
+// credential: the connection's. Go's server stores header names in
+// canonical form; a name it could not canonicalise is not in allow and
+// goes too.
+func filterHeaders(h http.Header, conn []string, allow allowSet) {
 	for name := range h {
-		if dropHeader(name, own) {
+		if _, ok := allow[name]; !ok {
 			delete(h, name)
 		}
 	}
@@ -63,23 +53,6 @@ func filterHeaders(h http.Header, conn []string, own []string) {
 			}
 		}
 	}
-}
-
-func dropHeader(name string, own []string) bool {
-	if headerHasPrefix(name, droppedPrefix) {
-		return true
-	}
-	for _, d := range droppedHeaders {
-		if headerEq(name, d) {
-			return true
-		}
-	}
-	for _, d := range own {
-		if headerEq(name, d) {
-			return true
-		}
-	}
-	return false
 }
 
 // foldHeaderByte lower-cases ASCII and maps '_' to '-'.
@@ -104,10 +77,6 @@ func headerEq(a, b string) bool {
 		}
 	}
 	return true
-}
-
-func headerHasPrefix(name, prefix string) bool {
-	return len(name) >= len(prefix) && headerEq(name[:len(prefix)], prefix)
 }
 
 // dropResponseHeaders removes what the provider may not send to the caller

@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 	"testing"
+
+	"github.com/oauthbroker/broker/providers"
 )
 
 func TestFilterHeaders(t *testing.T) {
@@ -32,11 +35,19 @@ func TestFilterHeaders(t *testing.T) {
 		{"broker's own headers", http.Header{
 			"Cal-Api-Version": {"1999"}, "Cal_api_version": {"1999"}, "X-Cal-Key": {"theirs"}, "Prefer": {"x"},
 		}, nil, []string{"cal-api-version", "X-Cal-Key"}, []string{"Prefer"}},
+		{"rewrite, address and override headers nobody listed", http.Header{
+			"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"}, "X-Original-Uri": {"/admin"},
+			"X-Envoy-Original-Path": {"/admin"}, "X-Original-Host": {"internal"}, "X-Host": {"internal"},
+			"X-Http-Method-Override": {"DELETE"}, "Base-Url-Override": {"https://evil"}, "Client-Ip": {"127.0.0.1"},
+			"True-Client-Ip": {"127.0.0.1"}, "Cf-Connecting-Ip": {"127.0.0.1"}, "Via": {"1.1 internal"},
+			"X-Something-New": {"1"}, "Content_type": {"text/html"}, "If-None-Match": {`"e"`}, "Range": {"bytes=0-1"},
+		}, nil, nil, []string{"If-None-Match", "Range"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := tc.in.Clone()
-			filterHeaders(h, tc.conn, tc.own)
+			allow := newAllowSet(append(slices.Clone(providers.DefaultRequestHeaders), "Prefer", "Cal-Api-Version", "X-Cal-Key"), tc.own)
+			filterHeaders(h, tc.conn, allow)
 			if len(h) != len(tc.keep) {
 				t.Fatalf("kept %v, want only %v", h, tc.keep)
 			}

@@ -131,7 +131,7 @@ func (u *echoUpstream) requests() []seen {
 // /base/v1.
 func (u *echoUpstream) provider(id string, kind providers.Kind, inj providers.Inject, headers map[string]string) *providers.Provider {
 	return &providers.Provider{ID: id, Spec: providers.Spec{
-		Kind: kind, APIBaseURL: u.URL + basePath, Inject: &inj, Headers: headers,
+		Kind: kind, APIBaseURL: u.URL + basePath, Inject: &inj, Headers: headers, AllowHeaders: []string{"Prefer"},
 	}}
 }
 

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +59,12 @@ type Options struct {
 	// are retried).
 	RetryBodyLimit int64
 	Logger         *slog.Logger
+	// PublicURL is the broker's public URL (server.publicUrl): a WebDAV
+	// Destination written in the broker's terms must be under it.
+	PublicURL string
+	// MaxResponseHeaderBytes bounds a provider's response headers (ignored
+	// when Transport is set; NewTransport takes it).
+	MaxResponseHeaderBytes int64
 	// Transport talks to the providers; default NewTransport. It must not
 	// follow redirects (an http.RoundTripper never does).
 	Transport http.RoundTripper
@@ -72,15 +80,17 @@ type Proxy struct {
 	retryLimit int64
 	log        *slog.Logger
 	upstreams  sync.Map // *providers.Provider -> *upstream
+	// public and publicPath: the broker's public URL, for Destination.
+	public     *url.URL
+	publicPath string
 }
 
 // upstream is what the proxy derives once from a provider.
 type upstream struct {
 	base *upstreamBase
 	err  error
-	// own names the headers the broker sets for this provider (credential
-	// header and static headers): a caller's copies are dropped.
-	own   []string
+	// allow is the caller's headers that pass (docs/security.md §9).
+	allow allowSet
 	oauth bool
 }
 
@@ -102,13 +112,16 @@ func New(o Options) *Proxy {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
+	if u, err := url.Parse(o.PublicURL); err == nil && u.Host != "" {
+		p.public, p.publicPath = u, strings.TrimRight(u.EscapedPath(), "/")
+	}
 	base := o.Transport
 	if base == nil {
 		rht := o.ResponseHeaderTimeout
 		if rht <= 0 {
 			rht = DefaultResponseHeaderTimeout
 		}
-		base = NewTransport(rht)
+		base = NewTransport(rht, o.MaxResponseHeaderBytes)
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -132,6 +145,8 @@ type call struct {
 	cred          *tokens.Credential
 	up            *upstream
 	path, rawPath string
+	// dest is the confined, rewritten Destination header ("" = none).
+	dest string
 	// replayable: a 401 may be retried; replay is the buffered body (nil
 	// for a bodyless request).
 	replayable bool
@@ -187,6 +202,10 @@ func (p *Proxy) ServeProxy(w http.ResponseWriter, r *http.Request, appID, connID
 	}
 	if c.path == c.rawPath {
 		c.rawPath = ""
+	}
+	if c.dest, err = p.confineHeaders(r.Header, connID, up.base); err != nil {
+		writeError(w, err)
+		return
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	if hasBody {
@@ -252,12 +271,18 @@ func (p *Proxy) upstream(pr *providers.Provider) *upstream {
 	}
 	up := &upstream{oauth: pr.Kind == providers.KindOAuth2}
 	up.base, up.err = parseBase(pr.APIBaseURL)
+	// The broker's own headers for this provider: the credential header,
+	// and static headers the caller may not override.
+	var own []string
 	if pr.Spec.Inject != nil && pr.Spec.Inject.Type == providers.InjectHeader && pr.Spec.Inject.Name != "" {
-		up.own = append(up.own, pr.Spec.Inject.Name)
+		own = append(own, pr.Spec.Inject.Name)
 	}
 	for name := range pr.Headers {
-		up.own = append(up.own, name)
+		if !pr.CallerMayOverride(name) {
+			own = append(own, name)
+		}
 	}
+	up.allow = newAllowSet(pr.RequestHeaders(), own)
 	v, _ := p.upstreams.LoadOrStore(pr, up)
 	return v.(*upstream)
 }
@@ -274,12 +299,36 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	u.Path, u.RawPath = c.path, c.rawPath
 	u.Opaque, u.User, u.Fragment, u.RawFragment, u.ForceQuery = "", nil, "", "", false
 	out.Host = "" // the Host header comes from the URL: the provider's
-	filterHeaders(out.Header, pr.In.Header["Connection"], c.up.own)
+	filterHeaders(out.Header, pr.In.Header["Connection"], c.up.allow)
+	if c.dest != "" {
+		out.Header["Destination"] = []string{c.dest}
+	}
 	c.cred.Provider.Inject(out, c.cred.Token)
 }
 
+// Values the proxy sets on every proxied response, shared (ReverseProxy
+// copies values, never appends to them).
+var (
+	nosniff     = []string{"nosniff"}
+	sandboxCSP  = []string{"sandbox; default-src 'none'; frame-ancestors 'none'"}
+	octetStream = []string{"application/octet-stream"}
+)
+
+// modifyResponse makes what the provider sent inert on the broker's origin
+// (docs/security.md §10): cookies and X-Broker-Error go, nosniff and a
+// sandboxing CSP (replacing the provider's) come on, and a body without a
+// Content-Type is labelled application/octet-stream so that Go's server
+// does not sniff it into text/html.
 func modifyResponse(resp *http.Response) error {
 	dropResponseHeaders(resp.Header)
+	h := resp.Header
+	h["X-Content-Type-Options"] = nosniff
+	h["Content-Security-Policy"] = sandboxCSP
+	delete(h, "Content-Security-Policy-Report-Only")
+	if _, ok := h["Content-Type"]; !ok && resp.ContentLength != 0 &&
+		resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified {
+		h["Content-Type"] = octetStream
+	}
 	// Trailers reach the caller too (ReverseProxy copies them after the
 	// body), so the same headers are dropped there: the declared ones now,
 	// before they are announced, and whatever arrives when the body ends.

@@ -34,7 +34,7 @@ func TestRetryAfter401(t *testing.T) {
 		{"body over the retry limit not retried", providers.KindOAuth2, "fresh", []string{"fresh"}, "PUT", 4096, false, 401, 1, 0},
 		{"chunked body over the retry limit not retried", providers.KindOAuth2, "fresh", []string{"fresh"}, "PUT", 4096, true, 401, 1, 0},
 		{"second 401 returned, no loop", providers.KindOAuth2, "never", []string{"fresh", "fresh2", "fresh3"}, "GET", 0, false, 401, 2, 1},
-		{"refresh impossible: the 401 passes", providers.KindOAuth2, "fresh", nil, "GET", 0, false, 401, 1, 0},
+		{"refresh failed for good: 409 needs_reauth at once", providers.KindOAuth2, "fresh", nil, "GET", 0, false, 409, 1, 0},
 		{"API key not refreshed", providers.KindAPIKey, "fresh", []string{"fresh"}, "GET", 0, false, 401, 1, 0},
 	}
 	for _, tc := range cases {
@@ -68,8 +68,12 @@ func TestRetryAfter401(t *testing.T) {
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
 			}
-			if resp.Header.Get(HeaderBrokerError) != "" {
-				t.Fatalf("the upstream's answer was marked as the broker's")
+			wantErr := "" // the upstream's own answer
+			if tc.status == http.StatusConflict {
+				wantErr = string(model.CodeNeedsReauth)
+			}
+			if got := resp.Header.Get(HeaderBrokerError); got != wantErr {
+				t.Fatalf("X-Broker-Error %q, want %q", got, wantErr)
 			}
 			if tc.status == 401 && body != unauthorized {
 				t.Fatalf("the upstream's 401 body was changed: %q", body)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oauthbroker/broker/broker/model"
 )
 
 // NewTransport returns the transport the proxy uses by default, tuned for
@@ -17,20 +19,25 @@ import (
 // dial, TLS handshake and response-header waits, no proxy from the
 // environment, and no transparent gzip (Accept-Encoding and compressed
 // bodies pass through untouched). A RoundTripper never follows redirects.
-func NewTransport(responseHeaderTimeout time.Duration) *http.Transport {
+//
+// maxResponseHeaderBytes bounds the provider's response headers (0: Go's
+// default of 1 MiB); over it the call fails and the caller gets the
+// broker's 502, so no provider can make the broker buffer large heads.
+func NewTransport(responseHeaderTimeout time.Duration, maxResponseHeaderBytes int64) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		MaxConnsPerHost:       0,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: responseHeaderTimeout,
-		DisableCompression:    true,
+		Proxy:                  nil,
+		DialContext:            d.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		MaxConnsPerHost:        0,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		ResponseHeaderTimeout:  responseHeaderTimeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		DisableCompression:     true,
 		// Read and write buffers stay at 4 KiB: bodies are copied through
 		// the 32 KiB pooled buffer, which bufio bypasses for large reads,
 		// and each idle connection keeps its buffers.
@@ -61,8 +68,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	stale := c.cred.Token.AccessToken
 	fresh, ferr := t.p.creds.ForceRefresh(req.Context(), c.cred.AppID, c.cred.ConnectionID, stale)
+	if errors.Is(ferr, model.ErrNeedsReauth) {
+		// The grant is dead for good: say so now rather than pass on a
+		// 401 the app cannot act on.
+		_ = resp.Body.Close()
+		return nil, ferr
+	}
 	if ferr != nil || fresh.Token.AccessToken == "" || fresh.Token.AccessToken == stale {
-		// Nothing better to send: the caller gets the provider's 401.
+		// Nothing better to send (the refresh failed for now, or the
+		// cooldown since the last forced refresh has not passed): the
+		// caller gets the provider's 401.
 		t.p.log.Info("proxy: 401 from provider, no fresh token to retry with",
 			"connection", c.cred.ConnectionID, "provider", c.cred.Provider.ID, "err", ferr)
 		return resp, nil
@@ -76,7 +91,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c.replay != nil {
 		retry.Body, retry.ContentLength = io.NopCloser(bytes.NewReader(c.replay)), int64(len(c.replay))
 	}
-	filterHeaders(retry.Header, nil, c.up.own) // the old credential goes
+	filterHeaders(retry.Header, nil, c.up.allow) // the old credential goes
 	fresh.Provider.Inject(retry, fresh.Token)
 	if !c.up.base.contains(retry) {
 		return nil, errLeftBase

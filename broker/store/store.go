@@ -114,6 +114,9 @@ type AuthSessions interface {
 	// number of concurrent callers exactly one gets it, the others get
 	// model.ErrNotFound. An expired session is model.ErrNotFound too.
 	ConsumeAuthSession(ctx context.Context, id string, now time.Time) (model.AuthSession, error)
+	// CountAuthSessions counts an app's sessions unexpired at now (started
+	// and not yet finished): the cap on outstanding connect sessions.
+	CountAuthSessions(ctx context.Context, appID string, now time.Time) (int, error)
 	// DeleteExpiredAuthSessions removes sessions expired before now.
 	DeleteExpiredAuthSessions(ctx context.Context, now time.Time) (int, error)
 }

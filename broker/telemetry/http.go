@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // durationBuckets are the semantic conventions' advice for HTTP durations.
@@ -42,8 +43,9 @@ func (t *Telemetry) Server() []gin.HandlerFunc {
 func (t *Telemetry) metricsOn() bool { return t != nil && t.handler != nil }
 
 // attrCache keeps one attribute set per distinct label combination, so
-// recording a request allocates nothing once its route, method and status
-// were seen. Routes are templates and methods are folded (semconv's _OTHER),
+// recording a request builds no attribute set once its route, method and
+// status were seen (the SDK still walks the set on every measurement, so
+// the sets carry only the attributes the conventions require). Routes are templates and methods are folded (semconv's _OTHER),
 // so the set of keys is bounded.
 type attrCache[K comparable] struct {
 	m    sync.Map
@@ -76,7 +78,6 @@ func (t *Telemetry) serverMetrics() gin.HandlerFunc {
 			semconv.HTTPRequestMethodKey.String(k.method),
 			semconv.HTTPResponseStatusCode(k.status),
 			semconv.URLScheme(k.scheme),
-			semconv.NetworkProtocolName("http"),
 		}
 		if k.route != "" {
 			kv = append(kv, semconv.HTTPRoute(k.route))
@@ -125,10 +126,16 @@ func (t *Telemetry) Transport(base http.RoundTripper, opts ...ClientOption) http
 	}
 	rt := base
 	if t.Tracing() {
-		rt = otelhttp.NewTransport(rt,
+		opts := []otelhttp.Option{
 			otelhttp.WithTracerProvider(t.tp),
 			otelhttp.WithPropagators(t.prop),
-			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+		}
+		if co.hideHost {
+			// The exporter keeps only scheme and host of these spans' URL.
+			opts = append(opts, otelhttp.WithSpanOptions(trace.WithAttributes(attrRedactPath.Bool(true))))
+		}
+		rt = otelhttp.NewTransport(rt, opts...)
 	}
 	if t.metricsOn() {
 		rt = t.clientMetrics(rt, co.hideHost)
@@ -142,8 +149,10 @@ type ClientOption func(*clientOptions)
 type clientOptions struct{ hideHost bool }
 
 // HideServerAddress leaves server.address and server.port off the client
-// metric: webhook hosts are chosen per app, so as a label they would grow
-// with the apps and name them.
+// metric (webhook hosts are chosen per app, so as a label they would grow
+// with the apps and name them), and keeps only the scheme and host of the
+// client span's url.full: a webhook URL often carries its secret in the
+// path (https://hooks.example.com/services/T0/B0/secret).
 func HideServerAddress() ClientOption { return func(o *clientOptions) { o.hideHost = true } }
 
 // Client returns a copy of c whose transport is instrumented (see Transport).

@@ -6,9 +6,11 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
@@ -72,11 +74,23 @@ func (s redactedSpan) Attributes() []attribute.KeyValue {
 			route = kv.Value.AsString()
 		}
 	}
-	out := make([]attribute.KeyValue, len(in))
-	for i, kv := range in {
+	hidePath := false
+	for _, kv := range in {
+		if kv.Key == attrRedactPath {
+			hidePath = true
+		}
+	}
+	out := make([]attribute.KeyValue, 0, len(in))
+	for _, kv := range in {
 		switch kv.Key {
+		case attrRedactPath:
+			continue
 		case semconv.URLFullKey:
-			kv = semconv.URLFull(RedactURL(kv.Value.AsString()))
+			if hidePath {
+				kv = semconv.URLFull(originOnly(kv.Value.AsString()))
+			} else {
+				kv = semconv.URLFull(RedactURL(kv.Value.AsString()))
+			}
 		case semconv.URLQueryKey:
 			kv = semconv.URLQuery(redactQuery(kv.Value.AsString()))
 		case semconv.URLPathKey:
@@ -87,9 +101,22 @@ func (s redactedSpan) Attributes() []attribute.KeyValue {
 				kv = semconv.URLPath(route)
 			}
 		}
-		out[i] = kv
+		out = append(out, kv)
 	}
 	return out
+}
+
+// attrRedactPath marks a client span whose URL path is not to be exported
+// (HideServerAddress); the exporter drops the mark.
+const attrRedactPath = attribute.Key("broker.internal.redact_path")
+
+// originOnly is scheme://host[:port] of a URL.
+func originOnly(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "REDACTED"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // RedactURL drops user info and every query value of a URL.
@@ -125,3 +152,29 @@ func isCanceled(err error) bool { return errors.Is(err, context.Canceled) }
 // otelError reports an instrument that could not be made; the SDK then
 // hands back a working no-op, so the broker keeps running.
 func otelError(err error) { otel.Handle(err) }
+
+// StartFanoutCall begins one connection's part of an events or free/busy
+// fan-out: a child span "broker.events.call" (provider, connection) under
+// the request's span. Call end with the call's error once it returns; it
+// ends the span with its outcome and records broker.events.fanout.duration
+// and, on an error, broker.events.fanout.failures. The error's text goes on
+// the span only as its status; callers pass errors safe to show (no token,
+// no provider body).
+func (t *Telemetry) StartFanoutCall(ctx context.Context, provider, connID string) (context.Context, func(err error)) {
+	start := time.Now()
+	ctx, span := t.Tracer().Start(ctx, "broker.events.call", trace.WithAttributes(
+		AttrProvider.String(provider), AttrConnection.String(connID)))
+	m := t.Metrics()
+	return ctx, func(err error) {
+		m.FanoutCall(ctx, provider, time.Since(start), err != nil)
+		if span.IsRecording() {
+			if err != nil {
+				span.SetAttributes(AttrOutcome.String("error"))
+				span.SetStatus(codes.Error, err.Error())
+			} else {
+				span.SetAttributes(AttrOutcome.String("ok"))
+			}
+		}
+		span.End()
+	}
+}

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,7 +87,7 @@ func TestClientSpanRedactsAndPropagates(t *testing.T) {
 	}
 	for _, s := range exp.GetSpans() {
 		for _, a := range s.Attributes {
-			if v := a.Value.Emit(); strings.Contains(v, "SENTINEL") {
+			if v := a.Value.String(); strings.Contains(v, "SENTINEL") {
 				t.Errorf("span %q %s = %s", s.Name, a.Key, v)
 			}
 		}
@@ -105,5 +106,44 @@ func TestRedactURL(t *testing.T) {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A fan-out call is a child span of the request's span with the provider,
+// connection and outcome, and is counted by provider.
+func TestFanoutCall(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tel, err := New(context.Background(), Options{SpanExporter: exp, Sampler: sdktrace.AlwaysSample(), Prometheus: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, parent := tel.Tracer().Start(context.Background(), "GET /v1/events")
+	_, end := tel.StartFanoutCall(ctx, "google", "con_1")
+	end(nil)
+	_, end = tel.StartFanoutCall(ctx, "google", "con_2")
+	end(errors.New("google answered 503"))
+	parent.End()
+	var calls int
+	for _, s := range exp.GetSpans() {
+		if s.Name != "broker.events.call" {
+			continue
+		}
+		calls++
+		if s.Parent.SpanID() != parent.SpanContext().SpanID() {
+			t.Error("a fan-out span is not a child of the request's span")
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("%d fan-out spans, want 2", calls)
+	}
+	w := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	body := w.Body.String()
+	if !strings.Contains(body, `broker_events_fanout_failures_total{provider="google"} 1`) ||
+		!strings.Contains(body, `broker_events_fanout_duration_seconds_count{provider="google"} 2`) {
+		t.Errorf("fan-out metrics:\n%s", body)
+	}
+	if strings.Contains(body, "con_1") {
+		t.Error("a connection id became a label")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
@@ -148,5 +149,43 @@ func (m *Manager) revoke(ctx context.Context, c model.Connection) {
 	defer cancel()
 	if err := p.Revoke(rctx, m.hc, client, tok); err != nil {
 		m.log.Warn("tokens: revoke at provider failed", "connection", c.ID, "provider", p.ID, "cause", describe(err))
+	}
+}
+
+// revokeAppConcurrency bounds how many revoke calls deleting one app makes
+// at a time.
+const revokeAppConcurrency = 8
+
+// RevokeApp revokes at their providers the grants of every connection of
+// an app that is being deleted, as Disconnect does for one (best effort,
+// each call bounded by revokeTimeout). It runs before the app and its own
+// OAuth clients are removed, since a grant made with the app's client can
+// only be revoked with it. The store then marks the connections
+// DISCONNECTED and wipes their credentials.
+func (m *Manager) RevokeApp(ctx context.Context, appID string) error {
+	f := store.ConnectionFilter{AppID: appID, Limit: 100}
+	sem := make(chan struct{}, revokeAppConcurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		page, err := m.st.ListConnections(ctx, f)
+		if err != nil {
+			return fmt.Errorf("tokens: revoke app: %w", err)
+		}
+		for _, c := range page {
+			if c.Status == model.StatusDisconnected {
+				continue
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				m.revoke(ctx, c)
+			}()
+		}
+		if len(page) < f.Limit {
+			return nil
+		}
+		f.After = page[len(page)-1].ID
 	}
 }

@@ -62,6 +62,11 @@ type Options struct {
 	// Telemetry records cache hits and misses, refreshes and their spans;
 	// nil records nothing.
 	Telemetry *telemetry.Telemetry
+	// RejectedCooldown: after ForceRefresh refreshed a connection, another
+	// ForceRefresh of it within this time returns the current credential
+	// without calling the token endpoint (refresh.rejectedCooldown); 0 = no
+	// cooldown.
+	RejectedCooldown time.Duration
 }
 
 // Credential is a connection's usable credential. The Manager shares one
@@ -92,6 +97,10 @@ type Manager struct {
 
 	cache   *lru.Cache[string, *entry]
 	flights singleflight.Group
+	// forced remembers when each connection was last force-refreshed, for
+	// the cooldown (bounded like the cache; in this process only).
+	cooldown time.Duration
+	forced   *lru.Cache[string, time.Time]
 
 	// mu orders cache inserts against purges; epoch counts purges, so a
 	// value read from the store before a purge is never cached after it.
@@ -168,6 +177,11 @@ func New(o Options) (*Manager, error) {
 		return nil, fmt.Errorf("tokens: cache: %w", err)
 	}
 	m.cache = c
+	if m.cooldown = o.RejectedCooldown; m.cooldown > 0 {
+		if m.forced, err = lru.New[string, time.Time](size); err != nil {
+			return nil, fmt.Errorf("tokens: cooldown cache: %w", err)
+		}
+	}
 	return m, nil
 }
 
@@ -222,6 +236,17 @@ func (m *Manager) ForceRefresh(ctx context.Context, appID, connID, staleAccessTo
 	if e.cred.Token.AccessToken != staleAccessToken || e.cred.Provider.Kind != providers.KindOAuth2 ||
 		e.cred.Token.RefreshToken == "" {
 		return &e.cred, nil // refreshed meanwhile, or nothing to refresh with
+	}
+	// At most one forced refresh per connection per cooldown
+	// (docs/security.md §20): a path that always answers 401 must not turn
+	// a caller's request rate into token-endpoint traffic of a shared
+	// client, nor burn rotating refresh tokens.
+	if m.forced != nil {
+		now := m.now()
+		if last, ok := m.forced.Get(connID); ok && now.Sub(last) < m.cooldown {
+			return &e.cred, nil
+		}
+		m.forced.Add(connID, now)
 	}
 	stale := func(_ model.Connection, t model.Token) bool { return t.AccessToken == staleAccessToken }
 	// A flight started by Get may decide the token is not due and return it

@@ -12,6 +12,8 @@ import (
 //	/api/status/{code}    answers that status (after the credential check)
 //	/api/redirect         answers 302 to another origin (must not be followed)
 //	/api/download?bytes=N streams N bytes
+//	/api/untyped          answers an HTML-looking body with no Content-Type
+//	/api/bigheaders?bytes=N answers with a response header of N bytes
 //
 // Every other path echoes the request as JSON (Echo). Every answer sets a
 // cookie, which a proxy must not pass back.
@@ -44,6 +46,15 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/api/redirect":
 		http.Redirect(w, r, RedirectTarget, http.StatusFound)
+		return
+	case r.URL.Path == "/api/untyped":
+		w.Header()["Content-Type"] = nil // nil: Go's server sends none and sniffs nothing
+		_, _ = io.WriteString(w, "<html><script>document.title='sniffed'</script></html>")
+		return
+	case r.URL.Path == "/api/bigheaders":
+		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
+		w.Header().Set("X-Big", strings.Repeat("b", max(0, min(n, 64<<20))))
+		w.WriteHeader(http.StatusOK)
 		return
 	case r.URL.Path == "/api/download":
 		n, _ := strconv.ParseInt(r.URL.Query().Get("bytes"), 10, 64)

@@ -131,6 +131,34 @@ var sessionTests = []test{
 		_, err = s.GetAuthSession(ctx, "ses_2", base)
 		must(t, err, "the live session survives")
 	}},
+	{"CountPendingPerApp", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createApp(t, s, "app_a")
+		createApp(t, s, "app_b")
+		for i, exp := range []time.Duration{time.Minute, 5 * time.Minute, time.Hour} {
+			sess := newSession(fmt.Sprintf("ses_a%d", i), "app_a")
+			sess.ExpiresAt = base.Add(exp)
+			must(t, s.CreateAuthSession(ctx, sess), "CreateAuthSession")
+		}
+		must(t, s.CreateAuthSession(ctx, newSession("ses_b", "app_b")), "CreateAuthSession")
+		for _, tc := range []struct {
+			app  string
+			at   time.Duration
+			want int
+		}{{"app_a", 0, 3}, {"app_a", 2 * time.Minute, 2}, {"app_a", 2 * time.Hour, 0}, {"app_b", 0, 1}, {"app_c", 0, 0}} {
+			n, err := s.CountAuthSessions(ctx, tc.app, base.Add(tc.at))
+			must(t, err, "CountAuthSessions")
+			if n != tc.want {
+				t.Errorf("%s at +%s: %d pending, want %d", tc.app, tc.at, n, tc.want)
+			}
+		}
+		if _, err := s.ConsumeAuthSession(ctx, "ses_a2", base); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.CountAuthSessions(ctx, "app_a", base); n != 2 {
+			t.Errorf("after consuming one: %d pending, want 2", n)
+		}
+	}},
 }
 
 var leaseTests = []test{

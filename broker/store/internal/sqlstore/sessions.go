@@ -48,6 +48,15 @@ func (s *Store) GetAuthSession(ctx context.Context, id string, now time.Time) (m
 	return a, s.wrap("get auth session", err)
 }
 
+// CountAuthSessions counts the app's sessions unexpired at now (index
+// auth_sessions_app).
+func (s *Store) CountAuthSessions(ctx context.Context, appID string, now time.Time) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM auth_sessions WHERE app_id = $1 AND expires_at > $2`,
+		appID, now.UnixNano()).Scan(&n)
+	return n, s.wrap("count auth sessions", err)
+}
+
 // BindAuthSession sets the binding hash of an unexpired, unbound session in
 // one conditional UPDATE, so of two binders only one succeeds.
 func (s *Store) BindAuthSession(ctx context.Context, id string, bindingHash []byte, now time.Time) error {
