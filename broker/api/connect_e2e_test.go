@@ -30,6 +30,7 @@ import (
 	"github.com/oauthbroker/broker/broker/store/sqlite"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/config"
+	"github.com/oauthbroker/broker/docs/openapitest"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
 	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
@@ -193,7 +194,9 @@ func newEnv(t *testing.T) *env {
 	api.Register(g, api.Deps{
 		Config: &config.Config{}, Store: st, Auth: auth, Apps: e.apps, Connect: svc, Providers: reg,
 	})
-	engine = g
+	// As broker.New does: an unknown path is the error envelope too.
+	g.NoRoute(func(c *gin.Context) { middleware.Fail(c, model.Errorf(model.CodeNotFound, "no such endpoint")) })
+	engine = openapitest.Wrap(t, g)
 	return e
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
 	"github.com/oauthbroker/broker/config"
+	"github.com/oauthbroker/broker/docs/openapitest"
 	"github.com/oauthbroker/broker/providers"
 	"github.com/oauthbroker/broker/providers/providertest"
 )
@@ -88,7 +89,7 @@ func newPxEnvWith(t *testing.T, tweak func(*config.Config)) *pxEnv {
 		t.Fatal(err)
 	}
 	e.conn = c.ID
-	e.srv = httptest.NewServer(b.Handler())
+	e.srv = httptest.NewServer(openapitest.Wrap(t, b.Handler()))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -44,6 +44,7 @@ func Register(r gin.IRouter, d Deps) {
 		d.Logger = slog.Default()
 	}
 	registerHealth(r, d)
+	registerOpenAPI(r)
 	registerApps(r, d)
 	registerProviders(r, d)
 	registerConnect(r, d)
