@@ -59,11 +59,15 @@ func (s *Service) ExchangeCode(ctx context.Context, app *model.App, req CodeRequ
 	if err != nil {
 		return model.Connection{}, err
 	}
-	return s.exchangeAndSave(ctx, exchange{
+	// Counted here once the request is valid; the browser flow is counted
+	// where its result goes back to the app (redirectBack).
+	c, err := s.exchangeAndSave(ctx, exchange{
 		appID: app.ID, provider: p, scheduleID: req.ScheduleID, source: src,
 		redirectURI: req.RedirectURI, code: req.Code, verifier: req.CodeVerifier,
 		scopes: p.Scopes, name: req.Name, appFacing: true,
 	})
+	s.metrics.Connect(ctx, p.ID, flowResult(err))
+	return c, err
 }
 
 // exchange is one authorization code to turn into a connection.

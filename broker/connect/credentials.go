@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -42,9 +43,26 @@ func (s *Service) ConnectCredentials(ctx context.Context, app *model.App, req Cr
 	}
 	v, err := s.verifyCredentials(ctx, p, req.Credentials)
 	if err != nil {
+		s.metrics.Connect(ctx, p.ID, flowResult(err))
 		return model.Connection{}, err
 	}
-	return s.saveCredentials(ctx, app.ID, req.ScheduleID, v)
+	c, err := s.saveCredentials(ctx, app.ID, req.ScheduleID, v)
+	s.metrics.Connect(ctx, p.ID, flowResult(err))
+	return c, err
+}
+
+// flowResult is the broker.connect.flows result of a flow the app drives
+// itself (code exchange, credentials): the provider's refusal is reject,
+// anything else that failed internal.
+func flowResult(err error) string {
+	var me *model.Error
+	switch {
+	case err == nil:
+		return telemetry.ConnectConnected
+	case errors.As(err, &me) && me.Code == model.CodeInvalidArgument:
+		return telemetry.ConnectReject
+	}
+	return telemetry.ConnectInternal
 }
 
 // verified is what verifyCredentials accepted, ready to be stored.
