@@ -52,3 +52,19 @@ func TestRoomListedTwicePanics(t *testing.T) {
 	}()
 	NewRooms(stubRoom("a"), stubRoom("a"))
 }
+
+// allowHeaders may widen the proxy's allow list, never to a header that
+// carries credentials, a client address, a rewrite or connection control.
+func TestAllowHeadersRefusesWhatNeverReachesAProvider(t *testing.T) {
+	bad := []string{"Authorization", "x-api-key", "Cookie", "X-Forwarded-For", "X_Forwarded_Host", "Forwarded",
+		"X-Original-URL", "X-Real-IP", "Connection", "Upgrade", "Proxy-Authorization"}
+	for _, h := range bad {
+		_, errs := Resolve(map[string]Spec{"b": {Kind: KindAPIKey, APIBaseURL: "https://b.example", AllowHeaders: []string{"Prefer", h}}}, withRooms(ResolveOptions{}))
+		if len(errs) != 1 || errs[0].Path != "providers.b.allowHeaders[1]" {
+			t.Errorf("allowHeaders %q: %v", h, errs)
+		}
+	}
+	if _, errs := Resolve(map[string]Spec{"b": {Kind: KindAPIKey, APIBaseURL: "https://b.example", AllowHeaders: []string{"Prefer", "ConsistencyLevel"}}}, withRooms(ResolveOptions{})); len(errs) > 0 {
+		t.Errorf("harmless headers refused: %v", errs)
+	}
+}
