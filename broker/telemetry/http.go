@@ -52,13 +52,15 @@ type attrCache[K comparable] struct {
 	make func(K) attribute.Set
 }
 
-func (a *attrCache[K]) get(k K) metric.MeasurementOption {
+// get returns the options slice itself, so that Record(ctx, v, opts...)
+// does not allocate a fresh one per call.
+func (a *attrCache[K]) get(k K) []metric.RecordOption {
 	if v, ok := a.m.Load(k); ok {
-		return v.(metric.MeasurementOption)
+		return v.([]metric.RecordOption)
 	}
 	set := a.make(k)
-	v, _ := a.m.LoadOrStore(k, metric.WithAttributeSet(set))
-	return v.(metric.MeasurementOption)
+	v, _ := a.m.LoadOrStore(k, []metric.RecordOption{metric.WithAttributeSet(set)})
+	return v.([]metric.RecordOption)
 }
 
 type serverKey struct {
@@ -95,7 +97,7 @@ func (t *Telemetry) serverMetrics() gin.HandlerFunc {
 			scheme = "https"
 		}
 		k := serverKey{method: knownMethod(c.Request.Method), route: c.FullPath(), scheme: scheme, status: c.Writer.Status()}
-		h.Record(c.Request.Context(), time.Since(start).Seconds(), cache.get(k))
+		h.Record(c.Request.Context(), time.Since(start).Seconds(), cache.get(k)...)
 	}
 }
 
@@ -221,7 +223,7 @@ func (m *clientMetrics) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	// Time to the response head: the body streams to the caller afterwards.
-	m.h.Record(r.Context(), time.Since(start).Seconds(), m.cache.get(k))
+	m.h.Record(r.Context(), time.Since(start).Seconds(), m.cache.get(k)...)
 	return resp, err
 }
 
