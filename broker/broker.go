@@ -16,6 +16,7 @@ import (
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/demo"
+	"github.com/oauthbroker/broker/broker/events"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
@@ -178,6 +179,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		Config: cfg, Store: b.store, Logger: b.logger, Now: now,
 		Auth: b.auth, Apps: appSvc, Tokens: b.tokens, Providers: reg, Connect: conn, Proxy: px,
 		Webhooks: b.webhooks, Telemetry: b.tel,
+		Events: events.New(events.Options{
+			Store: b.store, Tokens: b.tokens, Providers: reg, Rooms: registry.Rooms(),
+			HTTPClient: &http.Client{Transport: proxyTransport, Timeout: cfg.Proxy.Timeout.D(),
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+			CursorKey: cursorKey(cfg), Now: now,
+		}),
 	}
 	if err := b.observeStore(now); err != nil {
 		return nil, err

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -67,4 +69,16 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// cursorKey is the HMAC key of /v1/events cursors, derived from the newest
+// state key so every replica of one configuration accepts the others'
+// cursors, and a cursor reveals nothing of the key (docs/api.md, events).
+func cursorKey(cfg *config.Config) []byte {
+	m := hmac.New(sha256.New, nil)
+	if len(cfg.Security.StateKeys) > 0 {
+		m = hmac.New(sha256.New, []byte(cfg.Security.StateKeys[0].Secret))
+	}
+	m.Write([]byte("broker events cursor v1"))
+	return m.Sum(nil)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauthbroker/broker/broker/events"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
 )
@@ -25,7 +26,7 @@ func registerProviders(r gin.IRouter, d Deps) {
 		}
 		out := make([]providerJSON, 0, len(ps))
 		for _, p := range ps {
-			out = append(out, toProviderJSON(p))
+			out = append(out, toProviderJSON(p, d.Events))
 		}
 		c.JSON(http.StatusOK, gin.H{"providers": out})
 	})
@@ -43,13 +44,24 @@ type providerFeatures struct {
 	ListEvents bool `json:"listEvents"`
 }
 
-func toProviderJSON(p *providers.Provider) providerJSON {
+// toProviderJSON says listEvents exactly when the broker has a calendar
+// adapter for the provider, so the flag cannot promise what /v1/events
+// would not do.
+func toProviderJSON(p *providers.Provider, ev *events.Service) providerJSON {
 	method := "CREDENTIALS"
 	if p.Kind == providers.KindOAuth2 {
 		method = "OAUTH"
 	}
 	return providerJSON{
 		ID: p.ID, Name: p.Name, ConnectMethods: []string{method},
-		Features: providerFeatures{Proxy: p.APIBaseURL != "", ListEvents: p.Events != "" && p.Events != "none"},
+		Features: providerFeatures{Proxy: p.APIBaseURL != "", ListEvents: hasReader(ev, p)},
 	}
+}
+
+func hasReader(ev *events.Service, p *providers.Provider) bool {
+	if ev == nil {
+		return false
+	}
+	_, ok := ev.Reader(p)
+	return ok
 }

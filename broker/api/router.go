@@ -8,6 +8,7 @@ import (
 
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/connect"
+	"github.com/oauthbroker/broker/broker/events"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/telemetry"
@@ -32,6 +33,7 @@ type Deps struct {
 	Providers *providers.Registry
 	Tokens    *tokens.Manager
 	Webhooks  *webhooks.Worker
+	Events    *events.Service
 	Telemetry *telemetry.Telemetry
 }
 
@@ -51,4 +53,5 @@ func Register(r gin.IRouter, d Deps) {
 	registerConnections(r, d)
 	registerProxy(r, d)
 	registerWebhooks(r, d)
+	registerEvents(r, d)
 }

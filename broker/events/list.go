@@ -1,0 +1,370 @@
+package events
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/providers"
+)
+
+// Query is one listing of GET /v1/events or /v1/freebusy.
+type Query struct {
+	ScheduleIDs    []string
+	From, To       time.Time
+	Limit          int
+	OwnPI          bool
+	PartialFailure bool
+	Location       *time.Location
+}
+
+// Event is a normalized event: providers.Event with where it comes from
+// and its broker id, stable and unique across connections.
+type Event struct {
+	providers.Event
+	BrokerID     string
+	ConnectionID string
+	ProviderID   string
+	CalendarName string
+	// sortStart is the instant the event starts (an all-day event: its
+	// first day's midnight in the query's zone).
+	sortStart, sortEnd time.Time
+}
+
+// Failure is a connection that could not be read.
+type Failure struct {
+	ConnectionID, ProviderID string
+	Code                     model.Code
+	Message                  string
+}
+
+// Page is one page of events.
+type Page struct {
+	Events   []Event
+	Cursor   string // empty on the last page
+	Failures []Failure
+}
+
+// cursor is what a cursor carries: where the previous page ended and a
+// digest of the query and app it belongs to.
+type cursor struct {
+	Q     string    `json:"q"`
+	Start time.Time `json:"s"`
+	ID    string    `json:"i"`
+	// The window of the first page: a cursor does not repeat from/to.
+	From time.Time `json:"f"`
+	To   time.Time `json:"t"`
+}
+
+func (q Query) digest(appID string) string {
+	h := sha256.New()
+	ids := slices.Clone(q.ScheduleIDs)
+	slices.Sort(ids)
+	tz := ""
+	if q.Location != nil {
+		tz = q.Location.String()
+	}
+	for _, s := range []string{appID, strings.Join(ids, "\x00"), q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano), tz} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if q.OwnPI {
+		h.Write([]byte("own"))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func (s *Service) sign(c cursor) string {
+	b, _ := json.Marshal(c)
+	m := hmac.New(sha256.New, s.o.CursorKey)
+	m.Write(b)
+	return base64.RawURLEncoding.EncodeToString(append(m.Sum(nil), b...))
+}
+
+// ErrBadCursor is a cursor that was edited or belongs to another query.
+var ErrBadCursor = model.Invalid("cursor", "the cursor is invalid or belongs to another query")
+
+// OpenCursor checks a cursor and returns the window it was made for; the
+// caller then rebuilds q with that window and calls List with the cursor.
+func (s *Service) OpenCursor(raw string) (from, to time.Time, err error) {
+	c, err := s.open(raw)
+	return c.From, c.To, err
+}
+
+func (s *Service) open(raw string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil || len(b) < sha256.Size {
+		return c, ErrBadCursor
+	}
+	m := hmac.New(sha256.New, s.o.CursorKey)
+	m.Write(b[sha256.Size:])
+	if !hmac.Equal(m.Sum(nil), b[:sha256.Size]) || json.Unmarshal(b[sha256.Size:], &c) != nil {
+		return c, ErrBadCursor
+	}
+	return c, nil
+}
+
+func less(a, b *Event) int {
+	if c := a.sortStart.Compare(b.sortStart); c != 0 {
+		return c
+	}
+	return strings.Compare(a.BrokerID, b.BrokerID)
+}
+
+// List returns one page: the first q.Limit events after the cursor, in
+// (start, id) order. Each page reads the window again and keeps only the
+// limit+1 smallest events past the cursor, so memory is bounded by the
+// page, and an event added outside the window changes nothing.
+func (s *Service) List(ctx context.Context, appID string, q Query, rawCursor string) (Page, error) {
+	dig := q.digest(appID)
+	var after *cursor
+	if rawCursor != "" {
+		c, err := s.open(rawCursor)
+		if err != nil || c.Q != dig {
+			return Page{}, ErrBadCursor
+		}
+		after = &c
+	}
+	var mu sync.Mutex
+	keep := make([]Event, 0, q.Limit+1)
+	trim := func() {
+		slices.SortFunc(keep, func(a, b Event) int { return less(&a, &b) })
+		if len(keep) > q.Limit+1 {
+			keep = keep[:q.Limit+1]
+		}
+	}
+	failures, err := s.fanOut(ctx, appID, q, func(e Event) {
+		if after != nil {
+			if c := e.sortStart.Compare(after.Start); c < 0 || c == 0 && e.BrokerID <= after.ID {
+				return
+			}
+		}
+		mu.Lock()
+		keep = append(keep, e)
+		if len(keep) >= 4*(q.Limit+1) {
+			trim()
+		}
+		mu.Unlock()
+	})
+	if err != nil {
+		return Page{}, err
+	}
+	trim()
+	p := Page{Events: keep, Failures: failures}
+	if len(keep) > q.Limit {
+		p.Events = keep[:q.Limit]
+		last := p.Events[q.Limit-1]
+		p.Cursor = s.sign(cursor{Q: dig, Start: last.sortStart, ID: last.BrokerID, From: q.From, To: q.To})
+	}
+	return p, nil
+}
+
+// Interval is one busy interval.
+type Interval struct{ Start, End time.Time }
+
+// FreeBusy returns the merged busy intervals in the window: confirmed and
+// tentative busy events, clipped to it; overlapping and touching ones
+// coalesced.
+func (s *Service) FreeBusy(ctx context.Context, appID string, q Query) ([]Interval, []Failure, error) {
+	var mu sync.Mutex
+	var iv []Interval
+	failures, err := s.fanOut(ctx, appID, q, func(e Event) {
+		if e.Status == providers.StatusCancelled || e.Transparency == providers.Free {
+			return
+		}
+		st, en := maxTime(e.sortStart, q.From), minTime(e.sortEnd, q.To)
+		if !st.Before(en) {
+			return
+		}
+		mu.Lock()
+		iv = append(iv, Interval{st, en})
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return Coalesce(iv), failures, nil
+}
+
+// Coalesce sorts intervals and merges overlapping and touching ones.
+func Coalesce(iv []Interval) []Interval {
+	slices.SortFunc(iv, func(a, b Interval) int { return a.Start.Compare(b.Start) })
+	out := iv[:0]
+	for _, x := range iv {
+		if n := len(out); n > 0 && !x.Start.After(out[n-1].End) {
+			if x.End.After(out[n-1].End) {
+				out[n-1].End = x.End
+			}
+			continue
+		}
+		out = append(out, x)
+	}
+	return slices.Clip(out)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// fanOut reads every selected calendar of every CONNECTED connection of the
+// schedules in parallel (at most PerAccount calls per connection, each with
+// its own deadline) and hands each event overlapping the window to emit.
+// Without PartialFailure the first failure is the error.
+func (s *Service) fanOut(ctx context.Context, appID string, q Query, emit func(Event)) ([]Failure, error) {
+	conns, err := s.o.Store.ListConnections(ctx, store.ConnectionFilter{AppID: appID, ScheduleIDs: q.ScheduleIDs,
+		Status: model.StatusConnected, Limit: maxConnections})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var failures []Failure
+	var first error
+	fail := func(c model.Connection, err error) {
+		err = upstream(err)
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+		}
+		failures = append(failures, Failure{ConnectionID: c.ID, ProviderID: c.ProviderID, Code: model.CodeOf(err), Message: message(err)})
+		if !q.PartialFailure {
+			cancel()
+		}
+	}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		p, ok := s.o.Providers.Get(c.ProviderID)
+		if !ok {
+			continue
+		}
+		cr, ok := s.Reader(p)
+		if !ok {
+			continue // no adapter (Zoom, an API key): skipped, not a failure
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.readConnection(ctx, appID, c, p, cr, q, emit); err != nil {
+				fail(c, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil && !q.PartialFailure {
+		return nil, first
+	}
+	slices.SortFunc(failures, func(a, b Failure) int { return strings.Compare(a.ConnectionID, b.ConnectionID) })
+	return failures, nil
+}
+
+func message(err error) string {
+	var me *model.Error
+	if errors.As(err, &me) {
+		return me.Message
+	}
+	return string(model.CodeOf(err))
+}
+
+func (s *Service) readConnection(ctx context.Context, appID string, c model.Connection, p *providers.Provider, cr providers.CalendarReader, q Query, emit func(Event)) error {
+	call := s.call(appID, c.ID, p)
+	cctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
+	cals, err := cr.ListCalendars(cctx, call)
+	cancel()
+	if err != nil {
+		return err
+	}
+	sel := selectedSet(c, cals)
+	sem := make(chan struct{}, s.o.PerAccount)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, cal := range cals {
+		if !sel[cal.ID] {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			cctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
+			defer cancel()
+			err := cr.ListEvents(cctx, call, cal.ID, q.From, q.To, func(pe providers.Event) error {
+				e, ok := s.normalize(c, cal, pe, q)
+				if ok {
+					emit(e)
+				}
+				return nil
+			})
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// normalize places the event in the query's zone and drops it when it does
+// not overlap the window; NO_PI strips the title.
+func (s *Service) normalize(c model.Connection, cal providers.Calendar, pe providers.Event, q Query) (Event, bool) {
+	e := Event{Event: pe, ConnectionID: c.ID, ProviderID: c.ProviderID, CalendarName: cal.Name}
+	e.CalendarID = cal.ID
+	if pe.AllDay {
+		st, err1 := time.ParseInLocation(time.DateOnly, pe.StartDate, q.Location)
+		en, err2 := time.ParseInLocation(time.DateOnly, pe.EndDate, q.Location)
+		if err1 != nil || err2 != nil {
+			return e, false
+		}
+		if !en.After(st) {
+			en = st.AddDate(0, 0, 1)
+		}
+		e.sortStart, e.sortEnd = st, en
+	} else {
+		e.sortStart, e.sortEnd = pe.Start, pe.End
+		if !e.sortEnd.After(e.sortStart) {
+			e.sortEnd = e.sortStart // zero length: counts at its instant
+		}
+	}
+	if !e.sortStart.Before(q.To) || (!e.sortEnd.After(q.From) && !(e.sortEnd.Equal(e.sortStart) && !e.sortStart.Before(q.From))) {
+		return e, false
+	}
+	h := sha256.Sum256([]byte(c.ID + "\x00" + cal.ID + "\x00" + pe.ID))
+	e.BrokerID = "ev_" + base64.RawURLEncoding.EncodeToString(h[:18])
+	if !q.OwnPI {
+		e.Title, e.CalendarName = "", ""
+	}
+	return e, true
+}
+
+// SortStart and SortEnd are the event's instants in the query's zone.
+func (e Event) SortStart() time.Time { return e.sortStart }
+
+// SortEnd is the event's end instant (exclusive).
+func (e Event) SortEnd() time.Time { return e.sortEnd }

@@ -1,0 +1,195 @@
+package googletest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// CalEvent is one event (or occurrence) of the fake calendar API. Start and
+// End are instants for a timed event; Date/EndDate (YYYY-MM-DD) make it
+// all-day.
+type CalEvent struct {
+	ID, Summary, Status, Transparency, RecurringEventID string
+	Start, End                                          time.Time
+	Date, EndDate                                       string
+	// Private fields a real answer carries and the broker must never show.
+	Description, Location string
+}
+
+// Calendar is a fake of the Calendar v3 read API (calendarList.list,
+// events.list with singleEvents, orderBy=startTime, timeMin/timeMax,
+// maxResults, pageToken, showDeleted) answering only the bearer token Token.
+type Calendar struct {
+	URL string // the apiBaseUrl
+	// PageSize caps maxResults, to force several provider pages.
+	PageSize int
+	// Delay is waited before each answer (latency benchmarks).
+	Delay time.Duration
+
+	mu        sync.Mutex
+	tokens    map[string]bool
+	calendars []map[string]any
+	events    map[string][]CalEvent
+	calls     int
+}
+
+// NewCalendar starts the fake with a primary calendar "primary@example.com".
+func NewCalendar(t testing.TB, token string) *Calendar {
+	c := &Calendar{tokens: map[string]bool{token: true}, events: map[string][]CalEvent{}}
+	c.AddCalendar("primary@example.com", "Ann's calendar", true)
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	c.URL = srv.URL + "/calendar/v3"
+	return c
+}
+
+// SetTokens replaces the accepted access tokens.
+func (c *Calendar) SetTokens(tokens ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tokens = map[string]bool{}
+	for _, t := range tokens {
+		c.tokens[t] = true
+	}
+}
+
+// AddCalendar adds a calendar to the account.
+func (c *Calendar) AddCalendar(id, summary string, primary bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calendars = append(c.calendars, map[string]any{"kind": "calendar#calendarListEntry", "id": id,
+		"summary": summary, "primary": primary, "accessRole": "owner", "timeZone": "Europe/Berlin"})
+}
+
+// Add adds events to a calendar.
+func (c *Calendar) Add(calendarID string, evs ...CalEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events[calendarID] = append(c.events[calendarID], evs...)
+}
+
+// Calls counts the API requests answered.
+func (c *Calendar) Calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+func (c *Calendar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c.Delay > 0 {
+		time.Sleep(c.Delay)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	if !c.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/"`)
+		gerr(w, 401, "Request had invalid authentication credentials.", "UNAUTHENTICATED")
+		return
+	}
+	path := strings.TrimPrefix(r.URL.EscapedPath(), "/calendar/v3")
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	switch {
+	case path == "/users/me/calendarList":
+		_ = json.NewEncoder(w).Encode(map[string]any{"kind": "calendar#calendarList", "items": c.calendars})
+	case strings.HasPrefix(path, "/calendars/") && strings.HasSuffix(path, "/events"):
+		id, err := unescape(strings.TrimSuffix(strings.TrimPrefix(path, "/calendars/"), "/events"))
+		if _, ok := c.events[id]; err != nil || !ok && !c.hasCalendar(id) {
+			gerr(w, 404, "Not Found", "NOT_FOUND")
+			return
+		}
+		c.list(w, r, id)
+	default:
+		gerr(w, 404, "Not Found", "NOT_FOUND")
+	}
+}
+
+func (c *Calendar) hasCalendar(id string) bool {
+	return slices.ContainsFunc(c.calendars, func(m map[string]any) bool { return m["id"] == id })
+}
+
+func (c *Calendar) list(w http.ResponseWriter, r *http.Request, id string) {
+	q := r.URL.Query()
+	if q.Get("singleEvents") != "true" || q.Get("orderBy") != "startTime" {
+		gerr(w, 400, "The requested ordering is not available for the particular query.", "INVALID_ARGUMENT")
+		return
+	}
+	tmin, err1 := time.Parse(time.RFC3339, q.Get("timeMin"))
+	tmax, err2 := time.Parse(time.RFC3339, q.Get("timeMax"))
+	max, err3 := strconv.Atoi(q.Get("maxResults"))
+	if err1 != nil || err2 != nil || err3 != nil || max < 1 || max > 2500 {
+		gerr(w, 400, "Bad Request", "INVALID_ARGUMENT")
+		return
+	}
+	if c.PageSize > 0 && max > c.PageSize {
+		max = c.PageSize
+	}
+	var sel []CalEvent
+	for _, e := range c.events[id] {
+		st, en := e.Start, e.End
+		if e.Date != "" {
+			st, _ = time.Parse(time.DateOnly, e.Date)
+			en, _ = time.Parse(time.DateOnly, e.EndDate)
+		}
+		if (e.Status == "cancelled" && q.Get("showDeleted") != "true") || !en.After(tmin) || !st.Before(tmax) {
+			continue
+		}
+		sel = append(sel, e)
+	}
+	slices.SortStableFunc(sel, func(a, b CalEvent) int { return a.Start.Compare(b.Start) })
+	off, _ := strconv.Atoi(q.Get("pageToken"))
+	if off > len(sel) {
+		off = len(sel)
+	}
+	end := min(off+max, len(sel))
+	items := make([]map[string]any, 0, end-off)
+	for _, e := range sel[off:end] {
+		it := map[string]any{"kind": "calendar#event", "id": e.ID, "status": or(e.Status, "confirmed"),
+			"summary": e.Summary, "description": e.Description, "location": e.Location,
+			"attendees": []any{map[string]any{"email": "guest@example.com"}}, "organizer": map[string]any{"email": "boss@example.com"},
+			"hangoutLink": "https://meet.google.com/abc", "updated": "2026-01-01T00:00:00.000Z"}
+		if e.Transparency != "" {
+			it["transparency"] = e.Transparency
+		}
+		if e.RecurringEventID != "" {
+			it["recurringEventId"] = e.RecurringEventID
+		}
+		if e.Date != "" {
+			it["start"], it["end"] = map[string]any{"date": e.Date}, map[string]any{"date": e.EndDate}
+		} else {
+			it["start"] = map[string]any{"dateTime": e.Start.Format(time.RFC3339), "timeZone": "Europe/Berlin"}
+			it["end"] = map[string]any{"dateTime": e.End.Format(time.RFC3339), "timeZone": "Europe/Berlin"}
+		}
+		items = append(items, it)
+	}
+	body := map[string]any{"kind": "calendar#events", "timeZone": "Europe/Berlin", "items": items}
+	if end < len(sel) {
+		body["nextPageToken"] = strconv.Itoa(end)
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func or(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func unescape(s string) (string, error) {
+	r := strings.NewReplacer("%40", "@", "%2F", "/", "%2f", "/", "%23", "#")
+	return r.Replace(s), nil
+}
+
+func gerr(w http.ResponseWriter, code int, msg, status string) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
+}
