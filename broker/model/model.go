@@ -129,9 +129,12 @@ type Connection struct {
 	LastRefreshedAt time.Time
 	LastUsedAt      time.Time
 	LastError       string // a code, never provider text that could hold a secret
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	Version         int64
+	// Calendars are the ids of the selected calendars (PUT …/calendars);
+	// empty means the account's primary one. A reconnect keeps them.
+	Calendars []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
 }
 
 // Token is a connection's decrypted credential: OAuth tokens, an API key, or

@@ -63,6 +63,36 @@ var connectionTests = []test{
 		_, err = s.GetConnectionByID(ctx, "con_new")
 		wantErr(t, err, model.ErrNotFound, "the unused new id")
 	}},
+	{"CalendarSelectionIsStoredAndSurvivesReconnect", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createApp(t, s, "app_a")
+		first := upsert(t, s, newConn("con_1", "app_a", "sched", "acct"))
+		if len(first.Calendars) != 0 {
+			t.Fatalf("new connection calendars = %v, want none (the primary one)", first.Calendars)
+		}
+		_, err := s.UpdateConnection(ctx, first.ID, func(c model.Connection) (model.Connection, error) {
+			c.Calendars = []string{"work@example.com", "cal/2"}
+			c.Status, c.Credentials = model.StatusNeedsReauth, nil
+			return c, nil
+		})
+		must(t, err, "UpdateConnection")
+		read, err := s.GetConnection(ctx, "app_a", "con_1")
+		must(t, err, "GetConnection")
+		if !slices.Equal(read.Calendars, []string{"work@example.com", "cal/2"}) {
+			t.Fatalf("stored calendars = %v", read.Calendars)
+		}
+		// The reconnect carries no selection of its own: the stored one stays.
+		got, created, err := s.UpsertConnectionWithEvent(ctx, newConn("con_new", "app_a", "sched", "acct"), seal, nil)
+		must(t, err, "UpsertConnection")
+		if created || got.ID != "con_1" {
+			t.Fatalf("reconnect created=%v id=%s", created, got.ID)
+		}
+		read, err = s.GetConnectionByID(ctx, "con_1")
+		must(t, err, "GetConnectionByID")
+		if !slices.Equal(read.Calendars, []string{"work@example.com", "cal/2"}) || !slices.Equal(got.Calendars, read.Calendars) {
+			t.Fatalf("calendars after reconnect = %v (returned %v), want the selection kept", read.Calendars, got.Calendars)
+		}
+	}},
 	{"UpsertOtherScheduleOrAccountCreates", func(t *testing.T, s store.Store) {
 		createApp(t, s, "app_a")
 		upsert(t, s, newConn("con_1", "app_a", "sched", "acct"))

@@ -13,20 +13,23 @@ import (
 
 const connColumns = `id, app_id, provider_id, schedule_id, account_id, account_email, account_name,
 	status, scopes, client_source, credentials, token_expiry, last_refreshed_at, last_used_at,
-	last_error, created_at, updated_at, version`
+	last_error, created_at, updated_at, version, calendars`
 
 func scanConn(sc scanner) (model.Connection, error) {
 	var c model.Connection
-	var status, source, scopes string
+	var status, source, scopes, cals string
 	var expiry, refreshed, used, created, updated sql.NullInt64
 	err := sc.Scan(&c.ID, &c.AppID, &c.ProviderID, &c.ScheduleID, &c.AccountID, &c.AccountEmail,
 		&c.AccountName, &status, &scopes, &source, &c.Credentials, &expiry, &refreshed, &used,
-		&c.LastError, &created, &updated, &c.Version)
+		&c.LastError, &created, &updated, &c.Version, &cals)
 	if err != nil {
 		return c, err
 	}
 	c.Status, c.ClientSource = model.ConnectionStatus(status), model.ClientSource(source)
 	c.Scopes, err = parseList[string](scopes)
+	if err == nil {
+		c.Calendars, err = parseList[string](cals)
+	}
 	c.Credentials = nonEmpty(c.Credentials)
 	c.TokenExpiry, c.LastRefreshedAt, c.LastUsedAt = fromNanos(expiry), fromNanos(refreshed), fromNanos(used)
 	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
@@ -79,6 +82,9 @@ func (s *Store) upsertOnce(ctx context.Context, c model.Connection, seal func(id
 			return err
 		default:
 			c.ID, c.CreatedAt, c.Version = old.ID, old.CreatedAt, old.Version+1
+			// The calendar selection belongs to the connection, not to one
+			// grant: connecting the same account again keeps it.
+			c.Calendars = old.Calendars
 		}
 		if c.Credentials, err = seal(c.ID); err != nil {
 			return fmt.Errorf("seal credentials: %w", err)
@@ -86,11 +92,11 @@ func (s *Store) upsertOnce(ctx context.Context, c model.Connection, seal func(id
 		c.Credentials = nonEmpty(c.Credentials)
 		if created {
 			_, err = tx.ExecContext(ctx, `INSERT INTO connections (`+connColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 				c.ID, c.AppID, c.ProviderID, c.ScheduleID, c.AccountID, c.AccountEmail, c.AccountName,
 				string(c.Status), jsonList(c.Scopes), string(c.ClientSource), blob(c.Credentials),
 				nanos(c.TokenExpiry), nanos(c.LastRefreshedAt), nanos(c.LastUsedAt), c.LastError,
-				c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano(), c.Version)
+				c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano(), c.Version, jsonList(c.Calendars))
 			if err != nil {
 				return err
 			}
@@ -117,11 +123,12 @@ func (s *Store) upsertOnce(ctx context.Context, c model.Connection, seal func(id
 func (s *Store) writeConn(ctx context.Context, tx *sql.Tx, c model.Connection, old int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE connections SET account_email = $1, account_name = $2,
 		status = $3, scopes = $4, client_source = $5, credentials = $6, token_expiry = $7,
-		last_refreshed_at = $8, last_used_at = $9, last_error = $10, updated_at = $11, version = $12
+		last_refreshed_at = $8, last_used_at = $9, last_error = $10, updated_at = $11, version = $12,
+		calendars = $15
 		WHERE id = $13 AND version = $14`,
 		c.AccountEmail, c.AccountName, string(c.Status), jsonList(c.Scopes), string(c.ClientSource),
 		blob(c.Credentials), nanos(c.TokenExpiry), nanos(c.LastRefreshedAt), nanos(c.LastUsedAt),
-		c.LastError, c.UpdatedAt.UnixNano(), c.Version, c.ID, old)
+		c.LastError, c.UpdatedAt.UnixNano(), c.Version, c.ID, old, jsonList(c.Calendars))
 	if err != nil {
 		return err
 	}
