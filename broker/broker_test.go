@@ -11,13 +11,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/oauthbroker/broker/broker"
 	"github.com/oauthbroker/broker/config"
+	"github.com/oauthbroker/broker/docs/openapitest"
 )
 
 // newBroker wires a broker on the defaults with development secrets in a
-// temporary data directory, as a fresh clone does.
+// temporary data directory, as a fresh clone does. Every answer it gives is
+// validated against docs/openapi.yaml.
 func newBroker(t *testing.T, edit func(*config.Config)) http.Handler {
+	t.Helper()
+	return openapitest.Wrap(t, newEngine(t, edit))
+}
+
+// newEngine is newBroker's router itself, for tests that read its routes.
+func newEngine(t *testing.T, edit func(*config.Config)) *gin.Engine {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Server.DataDir = t.TempDir()
@@ -35,7 +45,7 @@ func newBroker(t *testing.T, edit func(*config.Config)) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	return b.Handler()
+	return b.Handler().(*gin.Engine)
 }
 
 // The browser rate limit is keyed by the client's address; a client must

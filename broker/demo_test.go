@@ -20,6 +20,7 @@ import (
 	"github.com/oauthbroker/broker/broker"
 	"github.com/oauthbroker/broker/broker/demo"
 	"github.com/oauthbroker/broker/config"
+	"github.com/oauthbroker/broker/docs/openapitest"
 )
 
 // demoBroker is a broker with the demo on, served on a real listener whose
@@ -67,7 +68,7 @@ func newDemoBroker(t *testing.T, edit func(*config.Config)) *demoBroker {
 		t.Fatal(err)
 	}
 	d.broker, d.Admin = b, cfg.Security.AdminToken
-	srv := httptest.NewUnstartedServer(b.Handler())
+	srv := httptest.NewUnstartedServer(openapitest.Wrap(t, b.Handler()))
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()

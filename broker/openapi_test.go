@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
 	"gopkg.in/yaml.v3"
 
 	"github.com/oauthbroker/broker/broker/demo"
@@ -54,8 +53,7 @@ var ginParam = regexp.MustCompile(`[:*]([A-Za-z]+)`)
 // provider's own mux.
 func TestOpenAPICoversEveryRoute(t *testing.T) {
 	spec := specOps(t)
-	h := newBroker(t, func(c *config.Config) { c.Demo = true })
-	engine := h.(*gin.Engine)
+	engine := newEngine(t, func(c *config.Config) { c.Demo = true })
 
 	served := map[string][]string{} // OpenAPI form of each router path → methods
 	for _, r := range engine.Routes() {
