@@ -136,31 +136,12 @@ func (s *Service) List(ctx context.Context, appID string, q Query, rawCursor str
 		}
 		after = &c
 	}
-	var mu sync.Mutex
-	keep := make([]Event, 0, q.Limit+1)
-	trim := func() {
-		slices.SortFunc(keep, func(a, b Event) int { return less(&a, &b) })
-		if len(keep) > q.Limit+1 {
-			keep = keep[:q.Limit+1]
-		}
-	}
-	failures, err := s.fanOut(ctx, appID, q, func(e Event) {
-		if after != nil {
-			if c := e.sortStart.Compare(after.Start); c < 0 || c == 0 && e.BrokerID <= after.ID {
-				return
-			}
-		}
-		mu.Lock()
-		keep = append(keep, e)
-		if len(keep) >= 4*(q.Limit+1) {
-			trim()
-		}
-		mu.Unlock()
-	})
+	pg := newPager(q.Limit, after)
+	failures, err := s.fanOut(ctx, appID, q, pg.add)
 	if err != nil {
 		return Page{}, err
 	}
-	trim()
+	keep := pg.result()
 	p := Page{Events: keep, Failures: failures}
 	if len(keep) > q.Limit {
 		p.Events = keep[:q.Limit]
@@ -168,6 +149,48 @@ func (s *Service) List(ctx context.Context, appID string, q Query, rawCursor str
 		p.Cursor = s.sign(cursor{Q: dig, Start: last.sortStart, ID: last.BrokerID, From: q.From, To: q.To})
 	}
 	return p, nil
+}
+
+// pager keeps the limit+1 smallest events past the cursor, whatever order
+// they arrive in: memory stays a few pages however much a provider returns.
+type pager struct {
+	mu    sync.Mutex
+	limit int
+	after *cursor
+	keep  []Event
+}
+
+func newPager(limit int, after *cursor) *pager {
+	return &pager{limit: limit, after: after, keep: make([]Event, 0, 4*(limit+1))}
+}
+
+func (p *pager) add(e Event) {
+	if p.after != nil {
+		if c := e.sortStart.Compare(p.after.Start); c < 0 || c == 0 && e.BrokerID <= p.after.ID {
+			return
+		}
+	}
+	p.mu.Lock()
+	p.keep = append(p.keep, e)
+	if len(p.keep) >= 4*(p.limit+1) {
+		p.trim()
+	}
+	p.mu.Unlock()
+}
+
+func (p *pager) trim() {
+	slices.SortFunc(p.keep, func(a, b Event) int { return less(&a, &b) })
+	if len(p.keep) > p.limit+1 {
+		p.keep = p.keep[:p.limit+1]
+	}
+}
+
+// result is the page plus one event that says whether another follows.
+func (p *pager) result() []Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.trim()
+	return p.keep
 }
 
 // Interval is one busy interval.
