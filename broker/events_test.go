@@ -188,3 +188,43 @@ func TestEventsThroughGoogleAdapterAgainstDemo(t *testing.T) {
 		t.Fatalf("to == from: %d %+v", code, e400.Error)
 	}
 }
+
+// Two schedules, each with its own connection to the same demo account:
+// one listing holds the events of both, ids unique across connections, and
+// a schedule alone lists only its own connection.
+func TestEventsTwoSchedules(t *testing.T) {
+	d := newDemoBroker(t, nil)
+	c1 := d.connectDemo(t, "s1", "allow").Query().Get("connectionId")
+	c2 := d.connectDemo(t, "s2", "allow").Query().Get("connectionId")
+	if c1 == "" || c2 == "" || c1 == c2 {
+		t.Fatalf("connections %q %q", c1, c2)
+	}
+	now := d.Now()
+	q := url.Values{"scheduleId": {"s1", "s2"}, "from": {now.Add(-48 * time.Hour).UTC().Format(time.RFC3339)},
+		"to": {now.Add(48 * time.Hour).UTC().Format(time.RFC3339)}, "limit": {"1000"}}
+	var both, one evPage
+	if code := d.call(t, "GET", "/v1/events?"+q.Encode(), nil, &both); code != 200 {
+		t.Fatalf("both: %d %+v", code, both.Error)
+	}
+	q["scheduleId"] = []string{"s2"}
+	if code := d.call(t, "GET", "/v1/events?"+q.Encode(), nil, &one); code != 200 || len(one.Events) == 0 {
+		t.Fatalf("s2: %d %+v", code, one)
+	}
+	per := map[string]int{}
+	ids := map[string]bool{}
+	for _, e := range both.Events {
+		per[e.ConnectionID]++
+		if ids[e.ID] {
+			t.Fatalf("id %s twice", e.ID)
+		}
+		ids[e.ID] = true
+	}
+	if per[c1] != len(one.Events) || per[c2] != len(one.Events) || len(per) != 2 {
+		t.Fatalf("per connection %v, want %d each", per, len(one.Events))
+	}
+	for _, e := range one.Events {
+		if e.ConnectionID != c2 {
+			t.Fatalf("s2 listing has an event of %s", e.ConnectionID)
+		}
+	}
+}
