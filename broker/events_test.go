@@ -4,12 +4,23 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/oauthbroker/broker/broker/events"
 )
+
+// edit changes one character in the middle of a cursor.
+func edit(c string) string {
+	b := []byte(c)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
 
 type evJSON struct {
 	ID, ConnectionID, CalendarID, Status, Transparency, Title, CalendarName string
@@ -128,7 +139,7 @@ func TestEventsThroughGoogleAdapterAgainstDemo(t *testing.T) {
 		"other schedule": {"scheduleId": {"s2"}, "cursor": {first}, "limit": {"3"}, "timeZone": {"Europe/Berlin"}},
 		"other fieldset": {"scheduleId": {"s1"}, "cursor": {first}, "limit": {"3"}, "timeZone": {"Europe/Berlin"}, "fieldset": {"OWN_PI"}},
 		"other window":   {"scheduleId": {"s1"}, "cursor": {first}, "from": {now.UTC().Format(time.RFC3339)}},
-		"edited":         {"scheduleId": {"s1"}, "cursor": {strings.ToUpper(first[:5]) + first[5:]}, "timeZone": {"Europe/Berlin"}},
+		"edited":         {"scheduleId": {"s1"}, "cursor": {edit(first)}, "timeZone": {"Europe/Berlin"}},
 	} {
 		var p evPage
 		if code := d.call(t, "GET", "/v1/events?"+v.Encode(), nil, &p); code != 400 || p.Error.Code != "invalid_argument" || p.Error.Field != "cursor" {
@@ -226,5 +237,25 @@ func TestEventsTwoSchedules(t *testing.T) {
 		if e.ConnectionID != c2 {
 			t.Fatalf("s2 listing has an event of %s", e.ConnectionID)
 		}
+	}
+}
+
+// A disconnected connection is not read: its schedule lists nothing and
+// reports no failure; its calendars answer 409 without a provider call.
+func TestEventsSkipDisconnected(t *testing.T) {
+	d := newDemoBroker(t, nil)
+	c := d.connectDemo(t, "s1", "allow").Query().Get("connectionId")
+	if code := d.call(t, "POST", "/v1/connections/"+c+"/disconnect", nil, nil); code != 200 {
+		t.Fatalf("disconnect: %d", code)
+	}
+	now := d.Now()
+	q := url.Values{"scheduleId": {"s1"}, "from": {now.Add(-48 * time.Hour).UTC().Format(time.RFC3339)},
+		"to": {now.Add(48 * time.Hour).UTC().Format(time.RFC3339)}}
+	var p evPage
+	if code := d.call(t, "GET", "/v1/events?"+q.Encode(), nil, &p); code != 200 || len(p.Events) != 0 || len(p.Failures) != 0 {
+		t.Fatalf("events of a disconnected connection: %d %+v", code, p)
+	}
+	if code := d.call(t, "GET", "/v1/connections/"+c+"/calendars", nil, &p); code != 409 {
+		t.Fatalf("calendars of a disconnected connection: %d %+v", code, p.Error)
 	}
 }
