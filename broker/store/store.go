@@ -33,6 +33,10 @@ type Apps interface {
 	CreateApp(ctx context.Context, a model.App) error
 	GetApp(ctx context.Context, id string) (model.App, error)
 	QueryApps(ctx context.Context, q AppQuery) (apps []model.App, total int, err error)
+	// ListApps pages through every app by id, after the cursor afterID (the
+	// last id of the previous page). Unlike QueryApps' offset, a cursor
+	// skips no row when apps are created or deleted between pages.
+	ListApps(ctx context.Context, afterID string, limit int) ([]model.App, error)
 	// UpdateApp reads the app, calls fn and writes its result only if the app
 	// did not change meanwhile (compare-and-swap on Version, retried a few
 	// times on contention). fn may return an error to abort.
@@ -47,6 +51,14 @@ type Apps interface {
 	// ListAppProviders pages through every app provider client, ordered by
 	// (appID, providerID), after the given key; for key rotation.
 	ListAppProviders(ctx context.Context, afterAppID, afterProviderID string, limit int) ([]model.AppProvider, error)
+	// ResealAppProvider rewrites only the client secret of an app provider
+	// client, by compare-and-swap on the sealed value: fn gets the stored
+	// ciphertext, and its result is written only if the row still holds
+	// that ciphertext; otherwise fn runs again on the fresh one (every PUT
+	// seals anew, so a concurrent replacement always differs). A row deleted
+	// meanwhile is model.ErrNotFound and stays deleted. The client id,
+	// scopes and times are left as they are. For key rotation.
+	ResealAppProvider(ctx context.Context, appID, providerID string, fn func(sealed []byte) ([]byte, error)) error
 }
 
 // AppQuery filters, sorts and pages apps.

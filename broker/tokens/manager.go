@@ -353,7 +353,7 @@ func (m *Manager) Token(_ context.Context, c model.Connection) (model.Token, err
 	if len(c.Credentials) == 0 {
 		return model.Token{}, fmt.Errorf("tokens: connection has no stored credential: %w", model.ErrNotFound)
 	}
-	pt, err := m.keys.Decrypt(c.Credentials, []byte(c.ID))
+	pt, err := m.keys.Decrypt(c.Credentials, model.CredentialsAAD(c.ID))
 	if err != nil {
 		return model.Token{}, fmt.Errorf("tokens: decrypting credential: %w", err)
 	}
@@ -370,7 +370,7 @@ func (m *Manager) seal(id string, tok model.Token) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: encoding token: %w", err)
 	}
-	ct, err := m.keys.Encrypt(pt, []byte(id))
+	ct, err := m.keys.Encrypt(pt, model.CredentialsAAD(id))
 	if err != nil {
 		return nil, fmt.Errorf("tokens: encrypting token: %w", err)
 	}
