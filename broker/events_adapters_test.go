@@ -79,8 +79,8 @@ func (d *demoBroker) connectVia(t *testing.T, providerID, schedule string) strin
 
 type adapterEvent struct {
 	ID, ConnectionID, ProviderID, CalendarID, Status, Transparency, Title, CalendarName, RecurringEventID string
-	AllDay                                                                                               bool
-	Start, End                                                                                           struct{ DateTime, TimeZone, Date string }
+	AllDay                                                                                                bool
+	Start, End                                                                                            struct{ DateTime, TimeZone, Date string }
 }
 
 type adapterPage struct {
