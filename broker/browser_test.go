@@ -14,11 +14,12 @@ import (
 
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/caldav/caldavtest"
 )
 
 // The browser test (docs/demo.md, "In a real browser"): Debian's Chromium,
 // headless, driven over the DevTools protocol through the hosted connect
-// page, the demo provider and a CalDAV credentials form, against the
+// page, the demo provider and a CalDAV credentials form (checked by go-webdav's CalDAV server), against the
 // broker's real HTTP stack. scripts/test installs Chromium when it is
 // missing (scripts/chromium.sh) and points BROKER_CHROMIUM at it.
 
@@ -178,11 +179,11 @@ func TestInChromium(t *testing.T) {
 		t.Skip("the browser test is slow; it runs without -short")
 	}
 	bin := chromiumPath(t)
-	dav := calDAVServer(t, "ada@example.com", "right-horse-battery")
+	dav := caldavtest.NewServer(t, "ada@example.com", "right-horse-battery") // go-webdav's CalDAV server
 	d := newDemoBroker(t, func(c *config.Config) {
 		c.Server.AllowInsecureLoopback = true // the CalDAV fake is plain http on loopback
 		c.Security.RateLimits.Browser = config.Rate{Per: 1e9, Events: 1000}
-		c.Providers = map[string]providers.Spec{"caldav": {APIBaseURL: dav.URL + "/dav/"}}
+		c.Providers = map[string]providers.Spec{"caldav": {APIBaseURL: dav.URL + "/"}}
 	})
 	dir := artifactDir(t)
 	browser := startChromium(t, bin)
