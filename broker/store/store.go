@@ -87,12 +87,28 @@ type Connections interface {
 	// GetConnectionByID is for the token manager, which has already checked
 	// ownership.
 	GetConnectionByID(ctx context.Context, id string) (model.Connection, error)
+	// FindConnection returns the connection of an account: the one
+	// UpsertConnectionWithEvent would update in place for the same key. It
+	// is one read on the unique index of that key; none is
+	// model.ErrNotFound.
+	FindConnection(ctx context.Context, k AccountKey) (model.Connection, error)
 	ListConnections(ctx context.Context, f ConnectionFilter) ([]model.Connection, error)
 	// UpdateConnection is compare-and-swap on Version, like UpdateApp.
 	UpdateConnection(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error)) (model.Connection, error)
 	// UpdateConnectionWithEvent is UpdateConnection that also writes the
 	// webhook event ev returns into the outbox, in the same transaction.
 	UpdateConnectionWithEvent(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error), ev ConnectionEvent) (model.Connection, error)
+}
+
+// AccountKey is what makes a connection unique: one per account for an
+// app, provider and schedule.
+type AccountKey struct {
+	AppID, ProviderID, ScheduleID, AccountID string
+}
+
+// KeyOf returns c's AccountKey.
+func KeyOf(c model.Connection) AccountKey {
+	return AccountKey{AppID: c.AppID, ProviderID: c.ProviderID, ScheduleID: c.ScheduleID, AccountID: c.AccountID}
 }
 
 // ConnectionEvent decides the webhook event a connection change reports:
