@@ -128,6 +128,14 @@ func TestEventsThroughCalDAVAdapter(t *testing.T) {
 		t.Fatalf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	// One 401 on the REPORT: the broker asks its token manager again and
+	// retries once, the REPORT's body sent again, and the listing is whole.
+	dav.FailNextOn("REPORT", 401)
+	var again struct{ Events []json.RawMessage }
+	if code := d.call(t, "GET", "/v1/events?"+q.Encode(), nil, &again); code != 200 || len(again.Events) != len(want) {
+		t.Fatalf("after one 401: %d, %d events", code, len(again.Events))
+	}
+
 	// Free/busy: neither the free trip nor the cancelled instance counts.
 	var fb struct{ Busy []struct{ Start, End string } }
 	q.Del("fieldset")
