@@ -23,7 +23,6 @@ const take = 250
 // maxPages bounds one listing (take × maxPages bookings).
 const maxPages = 2000
 
-
 // lookback widens the query on both sides. Cal.com filters on a booking's
 // start (afterStart) and end (beforeEnd) separately, never on overlap, so a
 // booking that starts before the window and ends in it is found only by

@@ -14,7 +14,6 @@ var _ providers.CalendarReader = Room{}
 // maxResults is events.list's largest page: the fewest round trips.
 const maxResults = 2500
 
-
 type gCalendarList struct {
 	Items []struct {
 		ID         string `json:"id"`

@@ -24,7 +24,6 @@ const maxPageSize = 1000
 // is cut off rather than followed until the call's deadline.
 const maxPages = 2000
 
-
 // Only what the broker maps is asked for ($select) and decoded: attendees,
 // body, location, organizer and online meeting never cross the wire.
 const (
