@@ -17,7 +17,9 @@ type answer struct {
 
 // envelope is the error of an answer, when it is the broker's envelope.
 func (a answer) envelope() (code, field string, ok bool) {
-	var env struct{ Error struct{ Code, Field, Message string } }
+	var env struct {
+		Error struct{ Code, Field, Message string }
+	}
 	if json.Unmarshal([]byte(a.body), &env) != nil || env.Error.Code == "" {
 		return "", "", false
 	}
