@@ -147,7 +147,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	b.auth = middleware.NewAuthenticator(middleware.AuthOptions{
 		Store: b.store, CacheSize: cfg.Cache.Apps,
 		AdminToken: cfg.Security.AdminToken, AdminReadToken: cfg.Security.AdminReadToken,
-		AppRate: cfg.Security.RateLimits.App, AppBurst: cfg.Security.RateLimits.Burst,
+		AppRate: cfg.Security.RateLimits.App.PerSecond(), AppBurst: cfg.Security.RateLimits.Burst,
 	})
 	wh := cfg.Webhooks
 	b.webhooks = webhooks.New(webhooks.Options{

@@ -115,6 +115,11 @@ func (s *Service) do(req *http.Request, appID, connID string) (*http.Response, e
 	if err != nil {
 		return nil, err
 	}
+	if req.GetBody != nil { // a PROPFIND or REPORT sends its body again
+		if req.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
 	return s.send(req, fresh)
 }
 
