@@ -46,12 +46,14 @@ func (s *Service) connections(ctx context.Context, appID string, q Query) ([]mod
 
 // fanOut reads every selected calendar of every CONNECTED connection of the
 // schedules in parallel (at most PerAccount calls per connection, each with
-// its own deadline, the whole within ListTimeout) and hands each event
-// overlapping the window to emit. A NEEDS_REAUTH connection is a failure
+// its own deadline, the whole within ListTimeout). For each connection it
+// opens a collector, hands it each event overlapping the window and
+// commits it once the connection was read in full: a connection that fails
+// contributes nothing but its failure. A NEEDS_REAUTH connection is a failure
 // without a call; a DISCONNECTED one, or one whose provider has no adapter,
 // is skipped. Without PartialFailure the first failure is the error. With
 // q.OwnPI it also returns the calendars' names.
-func (s *Service) fanOut(ctx context.Context, appID string, q Query, emit func(Event)) ([]Failure, map[calKey]string, error) {
+func (s *Service) fanOut(ctx context.Context, appID string, q Query, open func() (add func(Event), commit func())) ([]Failure, map[calKey]string, error) {
 	conns, err := s.connections(ctx, appID, q)
 	if err != nil {
 		return nil, nil, err
@@ -94,10 +96,13 @@ func (s *Service) fanOut(ctx context.Context, appID string, q Query, emit func(E
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cals, err := s.readConnection(ctx, appID, c, p, cr, q, emit)
+			add, commit := open()
+			cals, err := s.readConnection(ctx, appID, c, p, cr, q, add)
 			if err != nil {
 				fail(c, err)
+				return
 			}
+			commit()
 			mu.Lock()
 			for _, cal := range cals {
 				names[calKey{c.ID, cal.ID}] = cal.Name

@@ -122,8 +122,9 @@ func less(a, b *Event) int {
 
 // List returns one page: the first q.Limit events after the cursor, in
 // (start, id) order. Each page reads the window again and keeps only the
-// limit+1 smallest events past the cursor, so memory is bounded by the
-// page, and an event added outside the window changes nothing.
+// limit+1 smallest events past the cursor of each connection, so memory is
+// bounded by the page (per connection), and an event added outside the
+// window changes nothing. A connection that fails adds no event at all.
 func (s *Service) List(ctx context.Context, appID string, q Query, rawCursor string) (Page, error) {
 	dig := q.digest(appID)
 	var after *cursor
@@ -135,7 +136,14 @@ func (s *Service) List(ctx context.Context, appID string, q Query, rawCursor str
 		after = &c
 	}
 	pg := newPager(q.Limit, after)
-	failures, names, err := s.fanOut(ctx, appID, q, pg.add)
+	failures, names, err := s.fanOut(ctx, appID, q, func() (func(Event), func()) {
+		own := newPager(q.Limit, after)
+		return own.add, func() {
+			for _, e := range own.result() {
+				pg.add(e)
+			}
+		}
+	})
 	if err != nil {
 		return Page{}, err
 	}
@@ -207,28 +215,43 @@ type Interval struct{ Start, End time.Time }
 // coalesced.
 func (s *Service) FreeBusy(ctx context.Context, appID string, q Query) ([]Interval, []Failure, error) {
 	var mu sync.Mutex
-	var iv []Interval
-	failures, _, err := s.fanOut(ctx, appID, q, func(e Event) {
-		if e.Status == providers.StatusCancelled || e.Transparency == providers.Free {
-			return
-		}
-		st, en := maxTime(e.sortStart, q.From), minTime(e.sortEnd, q.To)
-		if !st.Before(en) {
-			return
-		}
-		mu.Lock()
-		iv = append(iv, Interval{st, en})
-		if len(iv) == cap(iv) && len(iv) >= coalesceAt {
-			// Overlapping busy time is held once: what stays is at most
-			// the distinct intervals, however many events a provider sends.
-			iv = Coalesce(iv)
-		}
-		mu.Unlock()
+	var all []Interval
+	failures, _, err := s.fanOut(ctx, appID, q, func() (func(Event), func()) {
+		var own busy
+		return func(e Event) {
+				if e.Status == providers.StatusCancelled || e.Transparency == providers.Free {
+					return
+				}
+				if st, en := maxTime(e.sortStart, q.From), minTime(e.sortEnd, q.To); st.Before(en) {
+					own.add(Interval{st, en})
+				}
+			}, func() {
+				mu.Lock()
+				all = append(all, own.iv...)
+				mu.Unlock()
+			}
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return Coalesce(iv), failures, nil
+	return Coalesce(all), failures, nil
+}
+
+// busy collects one connection's busy intervals.
+type busy struct {
+	mu sync.Mutex
+	iv []Interval
+}
+
+func (b *busy) add(x Interval) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.iv = append(b.iv, x)
+	if len(b.iv) == cap(b.iv) && len(b.iv) >= coalesceAt {
+		// Overlapping busy time is held once: what stays is at most the
+		// distinct intervals, however many events a provider sends.
+		b.iv = Coalesce(b.iv)
+	}
 }
 
 // Coalesce sorts intervals and merges overlapping and touching ones.
