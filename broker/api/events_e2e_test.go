@@ -74,7 +74,9 @@ func TestEventsValidation(t *testing.T) {
 		hundredOne = append(hundredOne, fmt.Sprint("s", i))
 	}
 	hundred = hundredOne[:100]
-	w := func(more ...string) url.Values { return evWindow(evBase, evBase.Add(24*time.Hour), append([]string{"scheduleId", "s1"}, more...)...) }
+	w := func(more ...string) url.Values {
+		return evWindow(evBase, evBase.Add(24*time.Hour), append([]string{"scheduleId", "s1"}, more...)...)
+	}
 	bad := []struct {
 		name, path string
 		q          url.Values

@@ -96,12 +96,19 @@ func (s *Service) fanOut(ctx context.Context, appID string, q Query, open func()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One child span and one fan-out measurement per connection
+			// (docs/operations.md); the error on it is the broker's own
+			// message, never a provider body.
+			cctx, done := s.o.Telemetry.StartFanoutCall(ctx, c.ProviderID, c.ID)
 			add, commit := open()
-			cals, err := s.readConnection(ctx, appID, c, p, cr, q, add)
+			cals, err := s.readConnection(cctx, appID, c, p, cr, q, add)
 			if err != nil {
+				err = upstream(err)
+				done(errors.New(message(err)))
 				fail(c, err)
 				return
 			}
+			done(nil)
 			commit()
 			mu.Lock()
 			for _, cal := range cals {

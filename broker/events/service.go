@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/providers"
 )
@@ -43,6 +45,9 @@ type Options struct {
 	ListTimeout time.Duration // per listing; default DefaultListTimeout
 	PerAccount  int
 	Now         func() time.Time
+	// Telemetry: a broker.events.call span and the fan-out metrics per
+	// connection read; nil records nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Service lists calendars, events and free/busy.
@@ -86,11 +91,12 @@ func (s *Service) Reader(p *providers.Provider) (providers.CalendarReader, bool)
 // the current credential and a 401 gets one forced refresh and one retry,
 // all within one per-call deadline that ends when the body is closed.
 func (s *Service) call(appID, connID string, p *providers.Provider) providers.CalendarCall {
+	var refresh sync.Mutex // one refresh per connection even when calls 401 together
 	return providers.CalendarCall{
 		BaseURL: strings.TrimRight(p.APIBaseURL, "/"),
 		Do: func(req *http.Request) (*http.Response, error) {
 			ctx, cancel := context.WithTimeout(req.Context(), s.o.CallTimeout)
-			resp, err := s.do(req.WithContext(ctx), appID, connID)
+			resp, err := s.do(req.WithContext(ctx), appID, connID, &refresh)
 			if err != nil {
 				cancel()
 				return nil, err
@@ -101,7 +107,7 @@ func (s *Service) call(appID, connID string, p *providers.Provider) providers.Ca
 	}
 }
 
-func (s *Service) do(req *http.Request, appID, connID string) (*http.Response, error) {
+func (s *Service) do(req *http.Request, appID, connID string, refresh *sync.Mutex) (*http.Response, error) {
 	cred, err := s.o.Tokens.Get(req.Context(), appID, connID)
 	if err != nil {
 		return nil, err
@@ -111,7 +117,15 @@ func (s *Service) do(req *http.Request, appID, connID string) (*http.Response, e
 		return resp, err
 	}
 	resp.Body.Close()
-	fresh, err := s.o.Tokens.ForceRefresh(req.Context(), appID, connID, cred.Token.AccessToken)
+	// Calls that were rejected together wait for the first one's refresh
+	// and use its token instead of each forcing one (or, within the token
+	// manager's cooldown, being handed the rejected token back).
+	refresh.Lock()
+	fresh, err := s.o.Tokens.Get(req.Context(), appID, connID)
+	if err == nil && fresh.Token.AccessToken == cred.Token.AccessToken {
+		fresh, err = s.o.Tokens.ForceRefresh(req.Context(), appID, connID, cred.Token.AccessToken)
+	}
+	refresh.Unlock()
 	if err != nil {
 		return nil, err
 	}
