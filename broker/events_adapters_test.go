@@ -51,6 +51,27 @@ func newAdapterBroker(t *testing.T) (*demoBroker, adapterFakes) {
 				APIBaseURL: f.bookings.URL},
 		}
 	})
+	var list struct {
+		Providers []struct {
+			ID       string
+			Features struct{ ListEvents bool }
+		}
+	}
+	if code := d.call(t, "GET", "/v1/providers", nil, &list); code != 200 {
+		t.Fatalf("providers: %d", code)
+	}
+	listed := 0
+	for _, p := range list.Providers {
+		if p.ID == "microsoft" || p.ID == "calcom" {
+			listed++
+			if !p.Features.ListEvents {
+				t.Fatalf("%s says listEvents false", p.ID)
+			}
+		}
+	}
+	if listed != 2 {
+		t.Fatalf("providers: %+v", list.Providers)
+	}
 	return d, f
 }
 

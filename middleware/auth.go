@@ -19,11 +19,9 @@ import (
 	"github.com/oauthbroker/broker/broker/store"
 )
 
-// Context keys set by the authenticator.
+// Context keys set by the authenticator (the app is in the request's
+// state, see AppFrom).
 const (
-	// KeyAppID holds the authenticated app's id (a string), for the access log.
-	KeyAppID = "broker.appID"
-	keyApp   = "broker.app"
 	// KeyAdmin is set to "write" or "read" on an authenticated admin call.
 	KeyAdmin = "broker.admin"
 )
@@ -141,8 +139,7 @@ func (a *Authenticator) App() gin.HandlerFunc {
 			Fail(c, model.ErrRateLimited)
 			return
 		}
-		c.Set(keyApp, app)
-		c.Set(KeyAppID, app.ID)
+		setApp(c, app)
 		c.Next()
 	}
 }
@@ -154,7 +151,7 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	}
 	// The cache key is a digest of the presented secret: only a secret that
 	// verified before can hit, and the secret itself is not kept in memory.
-	key := sha256.Sum256([]byte(secret))
+	key := secretDigest(secret)
 	if e, ok := a.cache.Get(key); ok && (e.expires.IsZero() || a.now().Before(e.expires)) {
 		if clientID != "" && clientID != e.app.ID {
 			return nil, errUnauthenticated
@@ -187,6 +184,17 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	// app (rotated or deleted after the read): caching it would undo that.
 	a.cache.Add(epoch, key, e, nil)
 	return &app, nil
+}
+
+// secretDigest is the SHA-256 of secret, hashed from a stack copy: a
+// []byte conversion of a secret longer than 32 bytes (every app secret)
+// would allocate on every request.
+func secretDigest(secret string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(secret) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], secret...))
+	}
+	return sha256.Sum256([]byte(secret))
 }
 
 // appCredentials returns the presented secret and, for Basic, the client id.
@@ -285,17 +293,6 @@ func RequirePermission(p model.Permission) gin.HandlerFunc {
 		}
 		c.Next()
 	}
-}
-
-// AppFrom returns the app authenticated by Authenticator.App, or nil. The
-// app is shared with the cache: callers must not modify it.
-func AppFrom(c *gin.Context) *model.App {
-	v, ok := c.Get(keyApp)
-	if !ok {
-		return nil
-	}
-	app, _ := v.(*model.App)
-	return app
 }
 
 // Purge drops the cached entries of one app, so its next request reads the

@@ -56,6 +56,9 @@ func (Room) ListCalendars(ctx context.Context, call providers.CalendarCall) ([]p
 	if err = dc.result(ctx, err); err != nil {
 		return nil, err
 	}
+	if principal == "" {
+		return nil, &providers.UpstreamError{Reason: "no current-user-principal"}
+	}
 	cc, err := caldav.NewClient(dc, dc.base.String())
 	if err != nil {
 		return nil, err
@@ -64,7 +67,7 @@ func (Room) ListCalendars(ctx context.Context, call providers.CalendarCall) ([]p
 	if err = dc.result(ctx, err); err != nil {
 		return nil, err
 	}
-	if principal == "" || home == "" {
+	if home == "" {
 		return nil, &providers.UpstreamError{Reason: "no calendar home set"}
 	}
 	rs, err := dc.propfind(ctx, home, "1", calendarProps)
@@ -310,7 +313,7 @@ func (l *lister) expand(m *vevent, overrides []vevent, a, b time.Time) error {
 	}
 	try := func(t time.Time) error {
 		k := key(t, m.allDay)
-		if skip[k] || done[k] || len(done) >= maxPerSeries {
+		if skip[k] || done[k] || len(done) >= maxPerSeries || !m.allDay && skip[exDay+t.Format("20060102")] {
 			return nil
 		}
 		occ := *m
