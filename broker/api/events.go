@@ -70,7 +70,18 @@ func fieldset(q url.Values) (ownPI bool, err error) {
 }
 
 func (h eventsHandler) calendars(c *gin.Context) {
-	own, err := fieldset(c.Request.URL.Query())
+	v, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		middleware.Fail(c, model.Invalid("", "the query string is malformed"))
+		return
+	}
+	for k, vals := range v {
+		if k != "fieldset" || len(vals) > 1 {
+			middleware.Fail(c, model.Invalid(k, "%q is not a known parameter or is given more than once", k))
+			return
+		}
+	}
+	own, err := fieldset(v)
 	if err != nil {
 		middleware.Fail(c, err)
 		return
