@@ -313,7 +313,7 @@ func (l *lister) expand(m *vevent, overrides []vevent, a, b time.Time) error {
 	}
 	try := func(t time.Time) error {
 		k := key(t, m.allDay)
-		if skip[k] || done[k] || len(done) >= maxPerSeries {
+		if skip[k] || done[k] || len(done) >= maxPerSeries || !m.allDay && skip[exDay+t.Format("20060102")] {
 			return nil
 		}
 		occ := *m

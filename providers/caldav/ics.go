@@ -26,8 +26,11 @@ type vevent struct {
 	upd    time.Time
 	rrule  string
 	rdates []time.Time
-	exdate map[string]bool
+	exdate map[string]bool // instance keys, and exDay+date for a date
 }
+
+// exDay prefixes an EXDATE that is a date in a timed series.
+const exDay = "day:"
 
 // span is an event's length: nominal days (wall-clock days in the event's
 // zone, RFC 5545 §3.3.6) plus an exact duration.
@@ -85,18 +88,20 @@ func parseTime(p *ical.Prop, value string, vtz map[string]*ical.Component, z *zo
 }
 
 // parseTimes reads every value of the props (EXDATE and RDATE may list
-// several, comma-separated; an RDATE period counts by its start).
-func parseTimes(props []ical.Prop, vtz map[string]*ical.Component, z *zones) []time.Time {
+// several, comma-separated; an RDATE period counts by its start), and
+// which of them are dates.
+func parseTimes(props []ical.Prop, vtz map[string]*ical.Component, z *zones) ([]time.Time, []bool) {
 	var out []time.Time
+	var dates []bool
 	for i := range props {
 		for _, v := range strings.Split(props[i].Value, ",") {
 			v, _, _ = strings.Cut(v, "/")
-			if t, _, _, err := parseTime(&props[i], v, vtz, z); err == nil {
-				out = append(out, t)
+			if t, date, _, err := parseTime(&props[i], v, vtz, z); err == nil {
+				out, dates = append(out, t), append(dates, date)
 			}
 		}
 	}
-	return out
+	return out, dates
 }
 
 // parseEvent reads a VEVENT; ok is false for one without a usable start.
@@ -160,11 +165,16 @@ func parseEvent(c *ical.Component, vtz map[string]*ical.Component, z *zones) (ve
 		ev.rrule = p.Value
 	}
 	if ev.rid == "" {
-		ev.rdates = parseTimes(c.Props[ical.PropRecurrenceDates], vtz, z)
-		if ex := parseTimes(c.Props[ical.PropExceptionDates], vtz, z); len(ex) > 0 {
+		ev.rdates, _ = parseTimes(c.Props[ical.PropRecurrenceDates], vtz, z)
+		if ex, dates := parseTimes(c.Props[ical.PropExceptionDates], vtz, z); len(ex) > 0 {
 			ev.exdate = make(map[string]bool, len(ex))
-			for _, t := range ex {
-				ev.exdate[key(t, ev.allDay)] = true
+			for i, t := range ex {
+				if dates[i] && !ev.allDay {
+					// A date excluding from a timed series: that whole day.
+					ev.exdate[exDay+t.Format("20060102")] = true
+				} else {
+					ev.exdate[key(t, ev.allDay)] = true
+				}
 			}
 		}
 	}
