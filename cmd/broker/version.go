@@ -30,8 +30,14 @@ type buildInfo struct {
 }
 
 func readBuildInfo() buildInfo {
-	b := buildInfo{Version: Version, Commit: Commit, Date: BuildDate, Go: runtime.Version()}
-	if info, ok := debug.ReadBuildInfo(); ok {
+	info, _ := debug.ReadBuildInfo()
+	return fromBuildInfo(info, buildInfo{Version: Version, Commit: Commit, Date: BuildDate, Go: runtime.Version()})
+}
+
+// fromBuildInfo fills what the -X values in b left empty from info (nil:
+// none, as in a binary built without module support).
+func fromBuildInfo(info *debug.BuildInfo, b buildInfo) buildInfo {
+	if info != nil {
 		if b.Version == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			b.Version = info.Main.Version
 		}
