@@ -182,7 +182,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 			Store: b.store, Tokens: b.tokens, Providers: reg, Rooms: registry.Rooms(),
 			HTTPClient: &http.Client{Transport: proxyTransport, Timeout: cfg.Proxy.Timeout.D(),
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-			CursorKey: cursorKey(cfg), Now: now,
+			CursorKey: cursorKey(cfg), Now: now, Telemetry: b.tel,
 		}),
 	}
 	if err := b.observeStore(now); err != nil {

@@ -9,23 +9,19 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	lru "github.com/hashicorp/golang-lru/v2"
 
+	"github.com/oauthbroker/broker/broker/cache"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
 )
 
-// Context keys set by the authenticator.
+// Context keys set by the authenticator (the app is in the request's
+// state, see AppFrom).
 const (
-	// KeyAppID holds the authenticated app's id (a string), for the access log.
-	KeyAppID = "broker.appID"
-	keyApp   = "broker.app"
 	// KeyAdmin is set to "write" or "read" on an authenticated admin call.
 	KeyAdmin = "broker.admin"
 )
@@ -78,13 +74,11 @@ type AuthOptions struct {
 // token). It is safe for concurrent use.
 type Authenticator struct {
 	store    store.Store
-	cache    *lru.Cache[[sha256.Size]byte, cachedApp] // key: SHA-256 of the presented secret
+	cache    *cache.Cache[[sha256.Size]byte, cachedApp] // key: SHA-256 of the presented secret
 	ttl      time.Duration
 	now      func() time.Time
 	admin    []byte // SHA-256 of the tokens, so the compare leaks no length
 	adminRO  []byte
-	mu       sync.Mutex    // orders cache inserts against purges
-	epoch    atomic.Uint64 // bumped by every purge
 	hasAdmin bool
 	limits   *appLimiter
 }
@@ -100,8 +94,8 @@ func NewAuthenticator(o AuthOptions) *Authenticator {
 	if size <= 0 {
 		size = DefaultAppCacheSize
 	}
-	cache, _ := lru.New[[sha256.Size]byte, cachedApp](size) // only fails on size <= 0
-	a := &Authenticator{store: o.Store, cache: cache, ttl: o.CacheTTL, now: o.Now, limits: newAppLimiter(o.AppRate, o.AppBurst)}
+	c, _ := cache.New[[sha256.Size]byte, cachedApp](size) // only fails on size <= 0
+	a := &Authenticator{store: o.Store, cache: c, ttl: o.CacheTTL, now: o.Now, limits: newAppLimiter(o.AppRate, o.AppBurst)}
 	if a.ttl == 0 {
 		a.ttl = DefaultAppCacheTTL
 	}
@@ -153,8 +147,7 @@ func (a *Authenticator) App() gin.HandlerFunc {
 			Fail(c, model.ErrRateLimited)
 			return
 		}
-		c.Set(keyApp, app)
-		c.Set(KeyAppID, app.ID)
+		setApp(c, app)
 		c.Next()
 	}
 }
@@ -166,7 +159,7 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	}
 	// The cache key is a digest of the presented secret: only a secret that
 	// verified before can hit, and the secret itself is not kept in memory.
-	key := sha256.Sum256([]byte(secret))
+	key := secretDigest(secret)
 	if e, ok := a.cache.Get(key); ok && (e.expires.IsZero() || a.now().Before(e.expires)) {
 		if clientID != "" && clientID != e.app.ID {
 			return nil, errUnauthenticated
@@ -179,7 +172,7 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 		secrets.VerifyAppSecret(secret, secrets.DummyHash)
 		return nil, errUnauthenticated
 	}
-	epoch := a.epoch.Load()
+	epoch := a.cache.Epoch()
 	app, err := a.store.GetApp(c.Request.Context(), appID)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
@@ -195,14 +188,21 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	if a.ttl > 0 {
 		e.expires = a.now().Add(a.ttl)
 	}
-	a.mu.Lock()
 	// A purge that ran while the store was read may have been for this very
 	// app (rotated or deleted after the read): caching it would undo that.
-	if a.epoch.Load() == epoch {
-		a.cache.Add(key, e)
-	}
-	a.mu.Unlock()
+	a.cache.Add(epoch, key, e, nil)
 	return &app, nil
+}
+
+// secretDigest is the SHA-256 of secret, hashed from a stack copy: a
+// []byte conversion of a secret longer than 32 bytes (every app secret)
+// would allocate on every request.
+func secretDigest(secret string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(secret) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], secret...))
+	}
+	return sha256.Sum256([]byte(secret))
 }
 
 // appCredentials returns the presented secret and, for Basic, the client id.
@@ -330,34 +330,11 @@ func RequirePermission(p model.Permission) gin.HandlerFunc {
 	}
 }
 
-// AppFrom returns the app authenticated by Authenticator.App, or nil. The
-// app is shared with the cache: callers must not modify it.
-func AppFrom(c *gin.Context) *model.App {
-	v, ok := c.Get(keyApp)
-	if !ok {
-		return nil
-	}
-	app, _ := v.(*model.App)
-	return app
-}
-
 // Purge drops the cached entries of one app, so its next request reads the
 // store: call it when the app is deleted, rotated or changed.
 func (a *Authenticator) Purge(appID string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.epoch.Add(1)
-	for _, k := range a.cache.Keys() {
-		if e, ok := a.cache.Peek(k); ok && e.app.ID == appID {
-			a.cache.Remove(k)
-		}
-	}
+	a.cache.RemoveFunc(func(_ [sha256.Size]byte, e cachedApp) bool { return e.app.ID == appID })
 }
 
 // PurgeAll empties the cache (a store watcher lost track of changes).
-func (a *Authenticator) PurgeAll() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.epoch.Add(1)
-	a.cache.Purge()
-}
+func (a *Authenticator) PurgeAll() { a.cache.Purge() }

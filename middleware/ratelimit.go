@@ -85,4 +85,4 @@ func KeyByClientIP(c *gin.Context) string { return c.ClientIP() }
 
 // KeyByAppID keys a rate limit by the authenticated app; put the limiter
 // after authentication.
-func KeyByAppID(c *gin.Context) string { return c.GetString(KeyAppID) }
+func KeyByAppID(c *gin.Context) string { return AppIDFrom(c) }

@@ -76,7 +76,7 @@ func TestRateLimitByClientIP(t *testing.T) {
 func TestRateLimitByAppID(t *testing.T) {
 	setApp := func(c *gin.Context) {
 		if id := c.Query("app"); id != "" {
-			c.Set(KeyAppID, id)
+			setApp(c, &model.App{ID: id})
 		}
 	}
 	e := engineWith(setApp, RateLimitByKey(0.001, 1, KeyByAppID))

@@ -290,9 +290,18 @@ func (s *Service) fanOut(ctx context.Context, appID string, q Query, emit func(E
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.readConnection(ctx, appID, c, p, cr, q, emit); err != nil {
+			// One child span and one fan-out measurement per connection
+			// (docs/operations.md); the error on it is the broker's own
+			// message, never a provider body.
+			cctx, done := s.o.Telemetry.StartFanoutCall(ctx, c.ProviderID, c.ID)
+			err := s.readConnection(cctx, appID, c, p, cr, q, emit)
+			if err != nil {
+				err = upstream(err)
+				done(errors.New(message(err)))
 				fail(c, err)
+				return
 			}
+			done(nil)
 		}()
 	}
 	wg.Wait()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/providers"
 )
@@ -32,6 +33,9 @@ type Options struct {
 	CallTimeout time.Duration
 	PerAccount  int
 	Now         func() time.Time
+	// Telemetry: a broker.events.call span and the fan-out metrics per
+	// connection read; nil records nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Service lists calendars, events and free/busy.
@@ -77,6 +81,11 @@ func (s *Service) call(appID, connID string, p *providers.Provider) providers.Ca
 			fresh, err := s.o.Tokens.ForceRefresh(req.Context(), appID, connID, cred.Token.AccessToken)
 			if err != nil {
 				return nil, err
+			}
+			if req.GetBody != nil { // a PROPFIND or REPORT sends its body again
+				if req.Body, err = req.GetBody(); err != nil {
+					return nil, err
+				}
 			}
 			return s.send(req, fresh)
 		},

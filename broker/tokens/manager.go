@@ -2,20 +2,18 @@ package tokens
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/oauthbroker/broker/broker/cache"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
@@ -79,10 +77,16 @@ type Credential struct {
 	Token        model.Token
 }
 
-// Manager hands out valid credentials for connections; see the package doc.
+// Manager hands out valid credentials for connections: the cache, the
+// leased refresh and the keep-alive; see the package doc. Storing and ending
+// connections is its Lifecycle's job, choosing OAuth clients its Clients';
+// their methods are the Manager's too.
 type Manager struct {
+	*Lifecycle
+	*Clients
+
 	st      store.Store
-	keys    *secrets.KeyRing
+	sealer  sealer
 	reg     *providers.Registry
 	hc      *http.Client
 	margin  time.Duration
@@ -95,32 +99,14 @@ type Manager struct {
 	tel     *telemetry.Telemetry
 	metrics *telemetry.Metrics // nil: nothing recorded
 
-	cache   *lru.Cache[string, *entry]
+	// cache holds CONNECTED connections by id; its epoch keeps a value
+	// read from the store before a purge from being cached after it.
+	cache   *cache.Cache[string, *entry]
 	flights singleflight.Group
 	// forced remembers when each connection was last force-refreshed, for
 	// the cooldown (bounded like the cache; in this process only).
 	cooldown time.Duration
 	forced   *lru.Cache[string, time.Time]
-
-	// mu orders cache inserts against purges; epoch counts purges, so a
-	// value read from the store before a purge is never cached after it.
-	mu    sync.Mutex
-	epoch atomic.Uint64
-}
-
-// entry is one cached connection. cred is handed out by pointer, so a hit
-// allocates nothing.
-type entry struct {
-	cred       Credential
-	providerID string
-	version    int64
-	// refreshAt is the token expiry minus the margin; zero = never expires.
-	refreshAt time.Time
-}
-
-// fresh reports whether the cached token can be used at now as is.
-func (e *entry) fresh(now time.Time) bool {
-	return e.refreshAt.IsZero() || now.Before(e.refreshAt)
 }
 
 // Errors of this package beyond the model sentinels.
@@ -138,7 +124,7 @@ func New(o Options) (*Manager, error) {
 		return nil, errors.New("tokens: Store, Keys and Providers are required")
 	}
 	m := &Manager{
-		st: o.Store, keys: o.Keys, reg: o.Providers, hc: o.HTTPClient,
+		st: o.Store, sealer: sealer{o.Keys}, reg: o.Providers, hc: o.HTTPClient,
 		margin: o.ExpiryMargin, ttl: o.LeaseTTL, timeout: o.RefreshTimeout,
 		delays: o.RetryDelays, now: o.Now, log: o.Logger, holder: o.Holder,
 		tel: o.Telemetry, metrics: o.Telemetry.Metrics(),
@@ -172,11 +158,14 @@ func New(o Options) (*Manager, error) {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	c, err := lru.New[string, *entry](size)
+	c, err := cache.New[string, *entry](size)
 	if err != nil {
-		return nil, fmt.Errorf("tokens: cache: %w", err)
+		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	m.cache = c
+	m.Clients = &Clients{st: m.st, keys: o.Keys}
+	m.Lifecycle = &Lifecycle{st: m.st, sealer: m.sealer, clients: m.Clients, reg: m.reg, hc: m.hc,
+		now: m.now, log: m.log, purge: m.Purge}
 	if m.cooldown = o.RejectedCooldown; m.cooldown > 0 {
 		if m.forced, err = lru.New[string, time.Time](size); err != nil {
 			return nil, fmt.Errorf("tokens: cooldown cache: %w", err)
@@ -271,7 +260,7 @@ func (m *Manager) load(ctx context.Context, appID, connID string) (*entry, error
 		// Detached: one caller giving up must not fail the others.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.ttl)
 		defer cancel()
-		epoch := m.epoch.Load()
+		epoch := m.cache.Epoch()
 		c, err := m.st.GetConnectionByID(fctx, connID)
 		if err != nil {
 			return nil, fmt.Errorf("tokens: reading connection: %w", err)
@@ -329,106 +318,14 @@ func (m *Manager) decode(c model.Connection) (*entry, error) {
 		return nil, &model.Error{Code: model.CodeNotFound, Message: "the connection's provider is not configured",
 			Err: fmt.Errorf("tokens: provider %q not in registry: %w", c.ProviderID, model.ErrNotFound)}
 	}
-	tok, err := m.Token(context.Background(), c)
+	tok, err := m.sealer.open(c)
 	if err != nil {
 		return nil, err
 	}
 	return m.newEntry(c, p, tok), nil
 }
 
-func (m *Manager) newEntry(c model.Connection, p *providers.Provider, tok model.Token) *entry {
-	e := &entry{
-		cred:       Credential{ConnectionID: c.ID, AppID: c.AppID, Provider: p, Status: c.Status, Token: tok},
-		providerID: c.ProviderID,
-		version:    c.Version,
-	}
-	if !tok.Expiry.IsZero() {
-		e.refreshAt = tok.Expiry.Add(-m.margin)
-	}
-	return e
-}
-
-// Token decrypts a stored connection's credential (AAD: the connection id).
+// Token decrypts a stored connection's credential.
 func (m *Manager) Token(_ context.Context, c model.Connection) (model.Token, error) {
-	if len(c.Credentials) == 0 {
-		return model.Token{}, fmt.Errorf("tokens: connection has no stored credential: %w", model.ErrNotFound)
-	}
-	pt, err := m.keys.Decrypt(c.Credentials, []byte(c.ID))
-	if err != nil {
-		return model.Token{}, fmt.Errorf("tokens: decrypting credential: %w", err)
-	}
-	var tok model.Token
-	if err := json.Unmarshal(pt, &tok); err != nil {
-		return model.Token{}, errors.New("tokens: stored credential is not a token")
-	}
-	return tok, nil
+	return m.sealer.open(c)
 }
-
-// seal encrypts a token for connection id.
-func (m *Manager) seal(id string, tok model.Token) ([]byte, error) {
-	pt, err := json.Marshal(tok)
-	if err != nil {
-		return nil, fmt.Errorf("tokens: encoding token: %w", err)
-	}
-	ct, err := m.keys.Encrypt(pt, []byte(id))
-	if err != nil {
-		return nil, fmt.Errorf("tokens: encrypting token: %w", err)
-	}
-	return ct, nil
-}
-
-// put caches e unless a purge happened since epoch was read (the value may
-// predate a disconnect) or a newer version is already cached.
-func (m *Manager) put(e *entry, epoch uint64) {
-	m.mu.Lock()
-	if m.epoch.Load() == epoch {
-		if old, ok := m.cache.Peek(e.cred.ConnectionID); !ok || old.version <= e.version {
-			m.cache.Add(e.cred.ConnectionID, e)
-		}
-	}
-	m.mu.Unlock()
-}
-
-// Purge drops one connection from the cache.
-func (m *Manager) Purge(connID string) {
-	m.mu.Lock()
-	m.epoch.Add(1)
-	m.cache.Remove(connID)
-	m.mu.Unlock()
-}
-
-// PurgeAll empties the cache.
-func (m *Manager) PurgeAll() {
-	m.mu.Lock()
-	m.epoch.Add(1)
-	m.cache.Purge()
-	m.mu.Unlock()
-}
-
-// purgeApp drops every cached connection of an app.
-func (m *Manager) purgeApp(appID string) {
-	m.mu.Lock()
-	m.epoch.Add(1)
-	for _, k := range m.cache.Keys() {
-		if e, ok := m.cache.Peek(k); ok && e.cred.AppID == appID {
-			m.cache.Remove(k)
-		}
-	}
-	m.mu.Unlock()
-}
-
-// Invalidate applies a change seen by the store (another replica's refresh,
-// disconnect, app deletion): a zero Change means "resync everything".
-func (m *Manager) Invalidate(ch store.Change) {
-	switch ch.Kind {
-	case store.ChangeConnection:
-		m.Purge(ch.ID)
-	case store.ChangeApp:
-		m.purgeApp(ch.ID)
-	default:
-		m.PurgeAll()
-	}
-}
-
-// Len is the number of cached connections (for metrics and tests).
-func (m *Manager) Len() int { return m.cache.Len() }

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/netguard"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/telemetry"
@@ -48,10 +49,11 @@ type Options struct {
 	// AllowLoopback lets webhookUrl be plain http on a loopback address
 	// (server.allowInsecureLoopback).
 	AllowLoopback bool
-	// Control is the dialer's Control func: it refuses addresses a delivery
-	// must not reach (broker/netguard); nil allows every address and is for
-	// tests of other behaviour only.
-	Control func(network, address string, c syscall.RawConn) error
+	// Resolver resolves receiver names (nil: the system's). Whatever it
+	// answers, the dialer refuses a loopback (unless AllowLoopback),
+	// private, link-local, CGNAT, multicast or metadata address
+	// (broker/netguard), so a name cannot point a delivery inside.
+	Resolver *net.Resolver
 	// Schedule overrides the package Schedule (tests).
 	Schedule []time.Duration
 	// Jitter maps a wait of the schedule to the one used; nil = ±JitterFraction.
@@ -106,7 +108,7 @@ func New(o Options) *Worker {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	client := o.Telemetry.Client(NewClient(o.Timeout, o.Control), telemetry.HideServerAddress())
+	client := o.Telemetry.Client(NewClient(o.Timeout, o.Resolver, netguard.Control(o.AllowLoopback)), telemetry.HideServerAddress())
 	return &Worker{o: o, client: client, wake: make(chan struct{}, 1)}
 }
 
@@ -294,8 +296,8 @@ func (w *Worker) target(ctx context.Context, e model.WebhookEvent) (model.App, s
 	case !app.WebhooksDisabledAt.IsZero():
 		return app, "", outcome{err: "webhooks are off since the receiver answered 410 Gone; set webhookUrl again to turn them on", final: true}
 	}
-	if msg := CheckURL(app.WebhookURL, w.o.AllowLoopback); msg != "" {
-		return app, "", outcome{err: "webhookUrl refused: " + msg, final: true}
+	if err := CheckURL(app.WebhookURL, w.o.AllowLoopback); err != nil {
+		return app, "", outcome{err: "webhookUrl refused: " + err.Error(), final: true}
 	}
 	return app, app.WebhookURL, outcome{}
 }
