@@ -40,7 +40,7 @@ func TestEventsProviderFailures(t *testing.T) {
 	}{
 		{"503", func() { fake.Fail(503, -1) }, model.CodeUpstreamUnavailable, 502},
 		{"500", func() { fake.Fail(500, -1) }, model.CodeUpstreamUnavailable, 502},
-		{"timeout", func() { fake.Delay = 2 * time.Second }, model.CodeUpstreamTimeout, 504},
+		{"timeout", func() { fake.SetDelay(2 * time.Second) }, model.CodeUpstreamTimeout, 504},
 		{"403 missing scope", func() { fake.Fail(403, -1) }, model.CodePermissionDenied, 403},
 		{"429", func() { fake.Fail(429, -1) }, model.CodeRateLimited, 429},
 	} {
@@ -72,7 +72,7 @@ func TestEventsProviderFailures(t *testing.T) {
 			}
 		}
 		fake.Fail(0, 0)
-		fake.Delay = 0
+		fake.SetDelay(0)
 	}
 	if code, p, raw := evGet(t, b, app, "/v1/events", evWindow(evBase, at(24), "scheduleId", "s1")); code != 200 || len(p.Events) != 2 {
 		t.Fatalf("after recovery: %d %s", code, raw)
