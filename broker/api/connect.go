@@ -3,12 +3,14 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 )
 
@@ -37,13 +39,7 @@ func registerConnect(r gin.IRouter, d Deps) {
 	r.POST("/v1/connect/credentials", append(manage, h.credentials)...)
 	r.POST("/v1/connect/sessions", append(starts, h.sessions)...)
 
-	var rps float64
-	var burst int
-	if d.Config != nil {
-		rps = d.Config.Security.RateLimits.Browser.PerSecond()
-		burst = d.Config.Security.RateLimits.Browser.Events
-	}
-	browser := middleware.RateLimitByKey(rps, burst, middleware.KeyByClientIP)
+	browser := BrowserRateLimit(d.Config)
 	r.GET("/oauth/start/:sessionId", browser, func(c *gin.Context) {
 		d.Connect.Start(c.Writer, c.Request, c.Param("sessionId"))
 	})
@@ -56,6 +52,34 @@ func registerConnect(r gin.IRouter, d Deps) {
 	r.POST("/connect/:sessionId", browser, func(c *gin.Context) {
 		d.Connect.PagePost(c.Writer, c.Request, c.Param("sessionId"))
 	})
+}
+
+// BrowserRateLimit is security.rateLimits.browser, per client address, for
+// the pages a person opens (/oauth, /connect, /demo). Over it a browser gets
+// the broker's "Too many requests" page and any other client the JSON
+// envelope, both 429 with Retry-After.
+func BrowserRateLimit(cfg *config.Config) gin.HandlerFunc {
+	var rps float64
+	var burst int
+	if cfg != nil {
+		rps = cfg.Security.RateLimits.Browser.PerSecond()
+		burst = cfg.Security.RateLimits.Browser.Events
+	}
+	return middleware.RateLimitByKeyWith(rps, burst, middleware.KeyByClientIP, func(c *gin.Context) {
+		if !wantsHTML(c.Request) {
+			middleware.Fail(c, model.ErrRateLimited)
+			return
+		}
+		c.Header(middleware.HeaderBrokerError, string(model.CodeRateLimited))
+		connect.TooManyRequestsPage(c.Writer)
+		c.Abort()
+	})
+}
+
+// wantsHTML: the request is a browser's navigation, which asks for
+// text/html; API clients ask for JSON or send no Accept at all.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 type sessionsBody struct {

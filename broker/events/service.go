@@ -3,9 +3,13 @@ package events
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/store"
@@ -16,10 +20,17 @@ import (
 
 // Defaults of the fan-out.
 const (
+	// DefaultCallTimeout is the deadline of one provider call (one HTTP
+	// request and its body), refresh and retry included in its own.
 	DefaultCallTimeout = 20 * time.Second
+	// DefaultListTimeout bounds a whole listing: every provider page of
+	// every calendar of every connection.
+	DefaultListTimeout = 60 * time.Second
 	// DefaultPerAccount bounds the calls to one provider account at once.
 	DefaultPerAccount = 4
-	maxConnections    = 1000
+	// maxConnections bounds the connections one listing reads; more is
+	// invalid_argument rather than a silently partial answer.
+	maxConnections = 1000
 )
 
 // Options configure a Service.
@@ -28,9 +39,10 @@ type Options struct {
 	Tokens      *tokens.Manager
 	Providers   *providers.Registry
 	Rooms       providers.Rooms
-	HTTPClient  *http.Client // the outbound client: no redirects, bounded
-	CursorKey   []byte       // HMAC key binding cursors to app and query
-	CallTimeout time.Duration
+	HTTPClient  *http.Client  // the outbound client: no redirects, bounded
+	CursorKey   []byte        // HMAC key binding cursors to app and query
+	CallTimeout time.Duration // per provider call; default DefaultCallTimeout
+	ListTimeout time.Duration // per listing; default DefaultListTimeout
 	PerAccount  int
 	Now         func() time.Time
 	// Telemetry: a broker.events.call span and the fan-out metrics per
@@ -39,12 +51,23 @@ type Options struct {
 }
 
 // Service lists calendars, events and free/busy.
-type Service struct{ o Options }
+type Service struct {
+	o Options
+	// primary remembers each connection's primary calendar, so a listing
+	// without a stored selection needs no calendar-list round trip.
+	primary *lru.Cache[string, string]
+}
+
+// primaryCacheSize bounds the remembered primary calendars (connections).
+const primaryCacheSize = 10000
 
 // New returns a Service.
 func New(o Options) *Service {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.ListTimeout <= 0 {
+		o.ListTimeout = DefaultListTimeout
 	}
 	if o.PerAccount <= 0 {
 		o.PerAccount = DefaultPerAccount
@@ -55,7 +78,8 @@ func New(o Options) *Service {
 	if o.HTTPClient == nil {
 		o.HTTPClient = providers.NewHTTPClient(0)
 	}
-	return &Service{o: o}
+	primary, _ := lru.New[string, string](primaryCacheSize)
+	return &Service{o: o, primary: primary}
 }
 
 // Reader returns the calendar adapter of a provider, if it has one.
@@ -64,32 +88,65 @@ func (s *Service) Reader(p *providers.Provider) (providers.CalendarReader, bool)
 }
 
 // call builds the adapter's view of one connection: every request carries
-// the current credential and a 401 gets one forced refresh and one retry.
+// the current credential and a 401 gets one forced refresh and one retry,
+// all within one per-call deadline that ends when the body is closed.
 func (s *Service) call(appID, connID string, p *providers.Provider) providers.CalendarCall {
+	var refresh sync.Mutex // one refresh per connection even when calls 401 together
 	return providers.CalendarCall{
 		BaseURL: strings.TrimRight(p.APIBaseURL, "/"),
 		Do: func(req *http.Request) (*http.Response, error) {
-			cred, err := s.o.Tokens.Get(req.Context(), appID, connID)
+			ctx, cancel := context.WithTimeout(req.Context(), s.o.CallTimeout)
+			resp, err := s.do(req.WithContext(ctx), appID, connID, &refresh)
 			if err != nil {
+				cancel()
 				return nil, err
 			}
-			resp, err := s.send(req, cred)
-			if err != nil || resp.StatusCode != http.StatusUnauthorized {
-				return resp, err
-			}
-			resp.Body.Close()
-			fresh, err := s.o.Tokens.ForceRefresh(req.Context(), appID, connID, cred.Token.AccessToken)
-			if err != nil {
-				return nil, err
-			}
-			if req.GetBody != nil { // a PROPFIND or REPORT sends its body again
-				if req.Body, err = req.GetBody(); err != nil {
-					return nil, err
-				}
-			}
-			return s.send(req, fresh)
+			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+			return resp, nil
 		},
 	}
+}
+
+func (s *Service) do(req *http.Request, appID, connID string, refresh *sync.Mutex) (*http.Response, error) {
+	cred, err := s.o.Tokens.Get(req.Context(), appID, connID)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.send(req, cred)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	resp.Body.Close()
+	// Calls that were rejected together wait for the first one's refresh
+	// and use its token instead of each forcing one (or, within the token
+	// manager's cooldown, being handed the rejected token back).
+	refresh.Lock()
+	fresh, err := s.o.Tokens.Get(req.Context(), appID, connID)
+	if err == nil && fresh.Token.AccessToken == cred.Token.AccessToken {
+		fresh, err = s.o.Tokens.ForceRefresh(req.Context(), appID, connID, cred.Token.AccessToken)
+	}
+	refresh.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if req.GetBody != nil { // a PROPFIND or REPORT sends its body again
+		if req.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	return s.send(req, fresh)
+}
+
+// cancelBody ends a call's deadline when the adapter is done with the body.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func (s *Service) send(req *http.Request, cred *tokens.Credential) (*http.Response, error) {
@@ -149,7 +206,7 @@ func (s *Service) Calendars(ctx context.Context, appID, connID string) ([]Calend
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.o.ListTimeout)
 	defer cancel()
 	cals, err := cr.ListCalendars(ctx, s.call(appID, c.ID, p))
 	if err != nil {
