@@ -44,6 +44,11 @@ const DefaultAppCacheTTL = 30 * time.Second
 // caller cannot tell a missing app, a deleted one and a wrong secret apart.
 var errUnauthenticated = &model.Error{Code: model.CodeUnauthenticated, Message: "missing or invalid credentials"}
 
+// errAdminTokenOnAppRoute answers an app route called with an admin token:
+// only a caller who holds that token learns that it is one.
+var errAdminTokenOnAppRoute = &model.Error{Code: model.CodeUnauthenticated,
+	Message: "this is the admin token, which works only on admin routes; app routes take an app's client secret in X-Api-Key (or Basic clientId:secret)"}
+
 // AuthOptions configures an Authenticator.
 type AuthOptions struct {
 	Store store.Store
@@ -124,6 +129,9 @@ func (a *Authenticator) App() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		app, err := a.authenticateApp(c)
 		if err != nil {
+			if err == errUnauthenticated && a.sentAdminToken(c) {
+				err = errAdminTokenOnAppRoute
+			}
 			if model.CodeOf(err) == model.CodeUnauthenticated {
 				// Not "Basic": a browser that meets a Basic challenge on
 				// the broker's origin shows a login box and then keeps
@@ -263,6 +271,33 @@ func (a *Authenticator) authenticateAdmin(c *gin.Context, write bool) (string, e
 	default:
 		return "", errUnauthenticated
 	}
+}
+
+// sentAdminToken reports whether the request carries an admin token (write
+// or read-only) as a bearer token or as X-Api-Key. The compare is constant
+// time over digests, as in authenticateAdmin.
+func (a *Authenticator) sentAdminToken(c *gin.Context) bool {
+	if !a.hasAdmin {
+		return false
+	}
+	is := func(tok string) bool {
+		if tok == "" {
+			return false
+		}
+		h := hashToken(tok)
+		admin := subtle.ConstantTimeCompare(h, a.admin)
+		ro := 0
+		if a.adminRO != nil {
+			ro = subtle.ConstantTimeCompare(h, a.adminRO)
+		}
+		return admin|ro == 1
+	}
+	if k, ok := singleHeader(c.Request.Header, HeaderAPIKey); ok && is(strings.TrimSpace(k)) {
+		return true
+	}
+	authz, ok := singleHeader(c.Request.Header, "Authorization")
+	scheme, tok, found := strings.Cut(authz, " ")
+	return ok && found && strings.EqualFold(scheme, "Bearer") && is(strings.TrimSpace(tok))
 }
 
 // singleHeader returns the value of header name (canonical form), "" when

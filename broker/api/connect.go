@@ -1,16 +1,16 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 )
 
@@ -39,13 +39,7 @@ func registerConnect(r gin.IRouter, d Deps) {
 	r.POST("/v1/connect/credentials", append(manage, h.credentials)...)
 	r.POST("/v1/connect/sessions", append(starts, h.sessions)...)
 
-	var rps float64
-	var burst int
-	if d.Config != nil {
-		rps = d.Config.Security.RateLimits.Browser.PerSecond()
-		burst = d.Config.Security.RateLimits.Browser.Events
-	}
-	browser := middleware.RateLimitByKey(rps, burst, middleware.KeyByClientIP)
+	browser := BrowserRateLimit(d.Config)
 	r.GET("/oauth/start/:sessionId", browser, func(c *gin.Context) {
 		d.Connect.Start(c.Writer, c.Request, c.Param("sessionId"))
 	})
@@ -58,6 +52,34 @@ func registerConnect(r gin.IRouter, d Deps) {
 	r.POST("/connect/:sessionId", browser, func(c *gin.Context) {
 		d.Connect.PagePost(c.Writer, c.Request, c.Param("sessionId"))
 	})
+}
+
+// BrowserRateLimit is security.rateLimits.browser, per client address, for
+// the pages a person opens (/oauth, /connect, /demo). Over it a browser gets
+// the broker's "Too many requests" page and any other client the JSON
+// envelope, both 429 with Retry-After.
+func BrowserRateLimit(cfg *config.Config) gin.HandlerFunc {
+	var rps float64
+	var burst int
+	if cfg != nil {
+		rps = cfg.Security.RateLimits.Browser.PerSecond()
+		burst = cfg.Security.RateLimits.Browser.Events
+	}
+	return middleware.RateLimitByKeyWith(rps, burst, middleware.KeyByClientIP, func(c *gin.Context) {
+		if !wantsHTML(c.Request) {
+			middleware.Fail(c, model.ErrRateLimited)
+			return
+		}
+		c.Header(middleware.HeaderBrokerError, string(model.CodeRateLimited))
+		connect.TooManyRequestsPage(c.Writer)
+		c.Abort()
+	})
+}
+
+// wantsHTML: the request is a browser's navigation, which asks for
+// text/html; API clients ask for JSON or send no Accept at all.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 type sessionsBody struct {
@@ -82,7 +104,7 @@ func (h connectHandler) sessions(c *gin.Context) {
 		ScheduleID: b.ScheduleID, RedirectURL: b.RedirectURL, Providers: b.Providers, AppState: b.AppState,
 	})
 	if err != nil {
-		failStart(c, err)
+		middleware.Fail(c, err) // a cap says when to try again: Retry-After
 		return
 	}
 	c.JSON(http.StatusOK, sessionsAnswer{ConnectURL: out.ConnectURL, ExpiresAt: out.ExpiresAt.UTC()})
@@ -115,7 +137,7 @@ func (h connectHandler) oauth(c *gin.Context) {
 		Scopes: b.Scopes, LoginHint: b.LoginHint, AppState: b.AppState,
 	})
 	if err != nil {
-		failStart(c, err)
+		middleware.Fail(c, err) // a cap says when to try again: Retry-After
 		return
 	}
 	c.JSON(http.StatusOK, oauthAnswer{OAuthURL: out.OAuthURL, ExpiresAt: out.ExpiresAt.UTC()})
@@ -172,14 +194,4 @@ func (h connectHandler) credentials(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"connection": toConnectionJSON(conn)})
-}
-
-// failStart answers a refused session start; the cap on unfinished
-// sessions says when to try again.
-func failStart(c *gin.Context, err error) {
-	var pl *connect.PendingLimitError
-	if errors.As(err, &pl) {
-		c.Header("Retry-After", strconv.Itoa(int(pl.RetryAfter.Seconds())))
-	}
-	middleware.Fail(c, err)
 }

@@ -79,6 +79,7 @@ type Proxy struct {
 	maxBody    int64
 	retryLimit int64
 	log        *slog.Logger
+	sweep      *sweeper // the deadlines of the calls in flight
 	upstreams  sync.Map // *providers.Provider -> *upstream
 	// public and publicPath: the broker's public URL, for Destination.
 	public     *url.URL
@@ -103,6 +104,7 @@ func New(o Options) *Proxy {
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
 	}
+	p.sweep = &sweeper{timeout: p.timeout, tick: sweepTick(p.timeout)}
 	if p.maxBody <= 0 {
 		p.maxBody = DefaultMaxRequestBody
 	}
@@ -139,9 +141,10 @@ func New(o Options) *Proxy {
 }
 
 // call is one proxied request's state, carried from ServeProxy to Rewrite
-// and the transport by the request context (it is that context).
+// and the transport by the request context (it is that context, see
+// deadline.go).
 type call struct {
-	context.Context
+	callCtx
 	cred          *tokens.Credential
 	up            *upstream
 	path, rawPath string
@@ -154,13 +157,6 @@ type call struct {
 }
 
 type ctxKey struct{}
-
-func (c *call) Value(key any) any {
-	if _, ok := key.(ctxKey); ok {
-		return c
-	}
-	return c.Context.Value(key)
-}
 
 func callFrom(ctx context.Context) *call {
 	c, _ := ctx.Value(ctxKey{}).(*call)
@@ -220,9 +216,8 @@ func (p *Proxy) ServeProxy(w http.ResponseWriter, r *http.Request, appID, connID
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
-	defer cancel()
-	c.Context = ctx
+	p.sweep.begin(c, r.Context())
+	defer p.sweep.finish(c)
 	p.rp.ServeHTTP(w, r.WithContext(c))
 }
 

@@ -55,8 +55,8 @@ func main() {
 
 // run serves the app with the broker mounted on ln until ctx ends.
 func run(ctx context.Context, ln net.Listener, cfg *config.Config, out io.Writer) error {
-	if cfg.Server.PublicURL == config.DefaultPublicURL {
-		cfg.Server.PublicURL = "http://" + ln.Addr().String() // the broker's links point here
+	if cfg.PublicURLFollowsListen() { // publicUrl not set: the broker's links point here
+		cfg.Server.PublicURL = "http://" + ln.Addr().String()
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -242,16 +242,51 @@ func (ev vevent) toEvent(calendarID, id, recurring string) providers.Event {
 	return out
 }
 
-// rule walks an RRULE from start, in start's zone.
-func rule(value string, start time.Time) (func() (time.Time, bool), bool) {
+// rule walks an RRULE from start, in start's zone. When the instances
+// cannot depend on where the walk begins (no COUNT, a daily to yearly
+// rule), it begins whole intervals later, at most a period before
+// notBefore: a series from 2000 is not walked day by day to today, and one
+// from 1700 not past rrule-go's reach (292 years, a time.Duration).
+func rule(value string, start, notBefore time.Time) (func() (time.Time, bool), bool) {
 	opt, err := rrule.StrToROptionInLocation(value, start.Location())
 	if err != nil {
 		return nil, false
 	}
-	opt.Dtstart = start
+	opt.Dtstart = fastForward(opt, start, notBefore)
 	r, err := rrule.NewRRule(*opt)
 	if err != nil {
 		return nil, false
 	}
 	return r.Iterator(), true
+}
+
+func fastForward(opt *rrule.ROption, start, notBefore time.Time) time.Time {
+	if opt.Count != 0 || !start.Before(notBefore) {
+		return start
+	}
+	n := max(opt.Interval, 1)
+	nb := notBefore.In(start.Location())
+	var t time.Time
+	switch opt.Freq {
+	case rrule.YEARLY:
+		k := (nb.Year() - start.Year() - 1) / n * n
+		t = start.AddDate(k, 0, 0)
+	case rrule.MONTHLY:
+		months := (nb.Year()-start.Year())*12 + int(nb.Month()-start.Month()) - 1
+		t = start.AddDate(0, months/n*n, 0)
+	case rrule.WEEKLY:
+		weeks := int(nb.Sub(start).Hours()/24)/7 - 1
+		t = start.AddDate(0, 0, 7*(weeks/n*n))
+	case rrule.DAILY:
+		days := int(nb.Sub(start).Hours()/24) - 1
+		t = start.AddDate(0, 0, days/n*n)
+	default:
+		return start
+	}
+	// A 31st or a 29 February that AddDate moved to another day: keep the
+	// true start.
+	if (opt.Freq == rrule.YEARLY || opt.Freq == rrule.MONTHLY) && t.Day() != start.Day() || t.Before(start) || !t.Before(notBefore) {
+		return start
+	}
+	return t
 }

@@ -59,6 +59,11 @@ func sabreServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 			data := strings.ReplaceAll(ics("BEGIN:VEVENT\nUID:floating\nDTSTAMP:20260101T000000Z\nDTSTART:20260701T100000\nDTEND:20260701T110000\nEND:VEVENT\n"+
 				"BEGIN:VEVENT\nUID:floating2\nDTSTAMP:20260101T000000Z\nDTSTART:20260701T120000\nDTEND:20260701T130000\nEND:VEVENT\n"), "\n", "\r\n")
 			io.WriteString(w, ms+ok("/remote.php/dav/calendars/ann/personal/f.ics", `<d:getetag>"1"</d:getetag><cal:calendar-data>`+data+`</cal:calendar-data>`)+`</d:multistatus>`)
+		case r.Method == "REPORT" && r.URL.Path == "/remote.php/dav/calendars/ann/history/":
+			// A yearly date from 1700: past rrule-go's 292-year reach if walked
+			// from its start (go-webdav's own server cannot match it).
+			data := strings.ReplaceAll(ics("BEGIN:VEVENT\nUID:old\nDTSTAMP:17000101T000000Z\nDTSTART;VALUE=DATE:17000610\nRRULE:FREQ=YEARLY\nEND:VEVENT\n"), "\n", "\r\n")
+			io.WriteString(w, ms+ok("/remote.php/dav/calendars/ann/history/old.ics", `<cal:calendar-data>`+data+`</cal:calendar-data>`)+`</d:multistatus>`)
 		default:
 			t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
 		}
@@ -70,7 +75,7 @@ func sabreServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 // Against sabre/dav's answers: ids relative to the apiBaseUrl, the
 // scheduling default as primary, privileges, zones from both properties, a
 // tasks-only calendar and the inbox left out, a relative href resolved;
-// floating times in the calendar's zone, asked once.
+// floating times in the calendar's zone, asked once; a series from 1700.
 func TestSabreAnswers(t *testing.T) {
 	srv, zoneAsks := sabreServer(t)
 	c := providers.CalendarCall{BaseURL: srv.URL + "/remote.php/dav", Do: func(req *http.Request) (*http.Response, error) {
@@ -92,6 +97,9 @@ func TestSabreAnswers(t *testing.T) {
 	got := list(t, c, "calendars/ann/personal/", "2026-07-01T00:00:00Z", "2026-07-02T00:00:00Z")
 	if f := got["floating"]; !f.Start.Equal(date("2026-07-01T08:00:00Z")) || f.TimeZone != "Europe/Berlin" || !got["floating2"].Start.Equal(date("2026-07-01T10:00:00Z")) {
 		t.Fatalf("floating = %+v", got)
+	}
+	if old := list(t, c, "calendars/ann/history/", "2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z"); !slices.Equal(ids(old), []string{"old_20260610"}) {
+		t.Fatalf("a yearly date from 1700: %v", ids(old))
 	}
 	if n := zoneAsks.Load(); n != 1 {
 		t.Fatalf("the calendar's zone was asked %d times, want once", n)

@@ -64,13 +64,8 @@ func vtimezoneLocation(tzid string, vtz *ical.Component) (*time.Location, bool) 
 		add(start)
 		if r := c.Props.Get(ical.PropRecurrenceRule); r != nil {
 			// Onsets are wall times: walked as if UTC, then shifted. Exchange
-			// starts its rules in 1601, and rrule-go stops 292 years (a
-			// time.Duration) after DTSTART: start the walk just before 1900.
-			walk := start
-			if y := vtzFrom.Year() - 1; walk.Year() < y {
-				walk = time.Date(y, walk.Month(), walk.Day(), walk.Hour(), walk.Minute(), walk.Second(), 0, time.UTC)
-			}
-			if next, ok := rule(r.Value, walk); ok {
+			// starts its rules in 1601: the walk begins just before 1900.
+			if next, ok := rule(r.Value, start, vtzFrom); ok {
 				for range 2000 {
 					t, more := next()
 					if !more || !t.Before(vtzTo) {

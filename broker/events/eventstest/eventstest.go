@@ -152,11 +152,21 @@ func (b *Bench) NewApp(t testing.TB, perms ...model.Permission) App {
 // stored selection (else the primary calendar counts).
 func (b *Bench) Connect(t testing.TB, app App, schedule string, acct int, calendars ...string) model.Connection {
 	t.Helper()
+	return b.ConnectToken(t, app, schedule, acct, b.Mint(acct), calendars...)
+}
+
+// Mint issues a live grant of account acct at its OAuth fake.
+func (b *Bench) Mint(acct int) model.Token { return b.Accounts[acct].OAuth.Mint(user(acct)) }
+
+func user(acct int) string { return fmt.Sprintf("user%d@example.com", acct) }
+
+// ConnectToken is Connect with a given grant (one the broker believes
+// expires soon, say).
+func (b *Bench) ConnectToken(t testing.TB, app App, schedule string, acct int, tok model.Token, calendars ...string) model.Connection {
+	t.Helper()
 	a := b.Accounts[acct]
-	user := fmt.Sprintf("user%d@example.com", acct)
 	c, _, err := b.Tokens.Save(context.Background(), model.Connection{AppID: app.ID, ProviderID: a.ProviderID,
-		ScheduleID: schedule, AccountID: a.OAuth.AccountID(user), AccountEmail: user, ClientSource: model.ClientBroker},
-		a.OAuth.Mint(user))
+		ScheduleID: schedule, AccountID: a.OAuth.AccountID(user(acct)), AccountEmail: user(acct), ClientSource: model.ClientBroker}, tok)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,8 @@ type Calendar struct {
 	// PageSize caps maxResults, to force several provider pages.
 	PageSize int
 	// Delay is waited before each answer (latency benchmarks, deadlines);
-	// a request given up by the client ends the wait.
+	// a request given up by the client ends the wait. Set it before use,
+	// or with SetDelay while requests run.
 	Delay time.Duration
 	// OnRequest, when set, sees each request before it is answered (a
 	// test expiring tokens between provider pages).
@@ -74,6 +75,13 @@ func NewCalendarFor(t testing.TB, oauth *providertest.Server) *Calendar {
 	c.SetTokens()
 	c.accept = oauth.AccessTokenValid
 	return c
+}
+
+// SetDelay changes Delay safely while requests run.
+func (c *Calendar) SetDelay(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Delay = d
 }
 
 // Fail makes the next n answers (n < 0: every one until Fail(0, 0)) a
@@ -124,9 +132,12 @@ func (c *Calendar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.OnRequest != nil {
 		c.OnRequest(r)
 	}
-	if c.Delay > 0 {
+	c.mu.Lock()
+	delay := c.Delay
+	c.mu.Unlock()
+	if delay > 0 {
 		select {
-		case <-time.After(c.Delay):
+		case <-time.After(delay):
 		case <-r.Context().Done():
 			return
 		}
