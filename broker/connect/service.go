@@ -82,6 +82,7 @@ type Service struct {
 	pagePath string // the hosted pages' path and cookie Path: {base path}/connect
 	origin   string // scheme://host[:port] of PublicURL
 	logos    *logoCache
+	tries    *attempts // credentials submitted per hosted page
 	pending  int  // MaxPendingSessions
 	secure   bool // the binding cookie is Secure when PublicURL is https
 	metrics  *telemetry.Metrics
@@ -116,6 +117,7 @@ func New(o Options) *Service {
 		pagePath: basePath + "/connect", origin: originOf(base),
 		secure:  strings.HasPrefix(strings.ToLower(base), "https://"),
 		logos:   newLogoCache(o.AllowLoopbackLogos, o.Now),
+		tries:   newAttempts(),
 		pending: o.MaxPendingSessions,
 		metrics: o.Telemetry.Metrics(),
 	}
