@@ -124,7 +124,7 @@ func runBare(upstream string, tuned bool) {
 	// client counts real errors.
 	rp.ErrorLog = log.New(io.Discard, "", 0)
 	if tuned {
-		rp.Transport = proxy.NewTransport(proxy.DefaultResponseHeaderTimeout, 0)
+		rp.Transport = proxy.NewTransport(config.DefaultResponseHeaderTimeout, 0)
 		rp.BufferPool = &bufferPool{}
 	}
 	ln := listen()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -27,8 +28,11 @@ type devSecrets struct {
 // PrepareSecrets fills every empty key and the empty admin token from the
 // development secrets file, creating it (mode 0600) on first use, so a fresh
 // clone serves with no environment at all. In production an empty secret is
-// an error instead: development keys are never used there.
-func PrepareSecrets(cfg *config.Config, logger *slog.Logger) error {
+// an error instead: development keys are never used there. The admin token
+// it generates is written once to notice (the CLI: its stderr, the
+// developer's terminal), never to the logger; nil notice: not shown. A nil
+// logger logs nothing.
+func PrepareSecrets(cfg *config.Config, logger *slog.Logger, notice io.Writer) error {
 	missing := cfg.Security.AdminToken == ""
 	for _, k := range cfg.Security.StateKeys {
 		missing = missing || k.Secret == ""
@@ -68,11 +72,14 @@ func PrepareSecrets(cfg *config.Config, logger *slog.Logger) error {
 	}
 	if cfg.Security.AdminToken == "" {
 		cfg.Security.AdminToken = dev.AdminToken
-		if created {
+		if created && notice != nil {
 			// Shown once, on the terminal of the developer who started it:
 			// this is how a fresh clone gets its first admin call.
-			fmt.Fprintf(os.Stderr, "\n  Development admin token (also in %s):\n\n    %s\n\n", path, dev.AdminToken)
+			fmt.Fprintf(notice, "\n  Development admin token (also in %s):\n\n    %s\n\n", path, dev.AdminToken)
 		}
+	}
+	if logger == nil {
+		return nil
 	}
 	logger.Warn("DEVELOPMENT KEYS IN USE: state, encryption and admin secrets come from "+path+
 		"; never use them in production (set server.production: true to refuse them)", "file", path)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/oauthbroker/broker/broker/secrets"
@@ -57,11 +56,9 @@ func StateSigner(cfg *config.Config) (*state.Signer, error) {
 	return state.NewSigner(state.Options{Keys: keys, Issuer: pub, Audience: pub + "/oauth/callback"})
 }
 
-// NewLogger builds the slog logger from the log section.
+// NewLogger builds the slog logger from the log section, writing to w (the
+// CLI passes its stderr; nothing is chosen for the caller).
 func NewLogger(c config.Log, w io.Writer) *slog.Logger {
-	if w == nil {
-		w = os.Stderr
-	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
 	opts := &slog.HandlerOptions{Level: level}

@@ -20,32 +20,19 @@ import (
 // the hosted connect page GET and POST /connect/{sessionId},
 // limited per client address (security.rateLimits.browser).
 func registerConnect(r gin.IRouter, d Deps) {
-	if d.Connect == nil || d.Auth == nil {
-		return
-	}
 	h := connectHandler{svc: d.Connect}
 	manage := []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(model.PermConnectionsManage)}
 	// Starting a session writes a row: limited per app, beside the cap on
 	// unfinished sessions (security.rateLimits.sessions, maxPendingSessions).
-	var srps float64
-	var sburst int
-	if d.Config != nil {
-		srps = d.Config.Security.RateLimits.Sessions.PerSecond()
-		sburst = d.Config.Security.RateLimits.Sessions.Events
-	}
-	starts := append(slices.Clone(manage), middleware.RateLimitByKey(srps, sburst, middleware.KeyByAppID))
+	sessions := d.RateLimits.Sessions
+	starts := append(slices.Clone(manage), middleware.RateLimitByKey(sessions.PerSecond(), sessions.Events, middleware.KeyByAppID))
 	r.POST("/v1/connect/oauth", append(starts, h.oauth)...)
 	r.POST("/v1/connect/code", append(manage, h.code)...)
 	r.POST("/v1/connect/credentials", append(manage, h.credentials)...)
 	r.POST("/v1/connect/sessions", append(starts, h.sessions)...)
 
-	var rps float64
-	var burst int
-	if d.Config != nil {
-		rps = d.Config.Security.RateLimits.Browser.PerSecond()
-		burst = d.Config.Security.RateLimits.Browser.Events
-	}
-	browser := middleware.RateLimitByKey(rps, burst, middleware.KeyByClientIP)
+	br := d.RateLimits.Browser
+	browser := middleware.RateLimitByKey(br.PerSecond(), br.Events, middleware.KeyByClientIP)
 	r.GET("/oauth/start/:sessionId", browser, func(c *gin.Context) {
 		d.Connect.Start(c.Writer, c.Request, c.Param("sessionId"))
 	})

@@ -313,14 +313,14 @@ func message(err error) string {
 
 func (s *Service) readConnection(ctx context.Context, appID string, c model.Connection, p *providers.Provider, cr providers.CalendarReader, q Query, emit func(Event)) error {
 	call := s.call(appID, c.ID, p)
-	cctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	cals, err := cr.ListCalendars(cctx, call)
 	cancel()
 	if err != nil {
 		return err
 	}
 	sel := selectedSet(c, cals)
-	sem := make(chan struct{}, s.o.PerAccount)
+	sem := make(chan struct{}, PerAccount)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
@@ -332,7 +332,7 @@ func (s *Service) readConnection(ctx context.Context, appID string, c model.Conn
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			cctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
+			cctx, cancel := context.WithTimeout(ctx, CallTimeout)
 			defer cancel()
 			err := cr.ListEvents(cctx, call, cal.ID, q.From, q.To, func(pe providers.Event) error {
 				e, ok := s.normalize(c, cal, pe, q)

@@ -13,45 +13,38 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// Defaults of the fan-out.
+// Bounds of the fan-out. They are fixed, not configured.
 const (
-	DefaultCallTimeout = 20 * time.Second
-	// DefaultPerAccount bounds the calls to one provider account at once.
-	DefaultPerAccount = 4
-	maxConnections    = 1000
+	// CallTimeout bounds one provider call of a listing.
+	CallTimeout = 20 * time.Second
+	// PerAccount bounds the calls to one provider account at once.
+	PerAccount     = 4
+	maxConnections = 1000
 )
 
-// Options configure a Service.
+// Options configure a Service. Every field but Rooms and Now is required.
 type Options struct {
-	Store       store.Store
-	Tokens      *tokens.Manager
-	Providers   *providers.Registry
-	Rooms       providers.Rooms
-	HTTPClient  *http.Client // the outbound client: no redirects, bounded
-	CursorKey   []byte       // HMAC key binding cursors to app and query
-	CallTimeout time.Duration
-	PerAccount  int
-	Now         func() time.Time
+	Store      store.Store
+	Tokens     *tokens.Manager
+	Providers  *providers.Registry
+	Rooms      providers.Rooms
+	HTTPClient *http.Client // the outbound client: no redirects, bounded
+	CursorKey  []byte       // HMAC key binding cursors to app and query
+	Now        func() time.Time
 }
 
 // Service lists calendars, events and free/busy.
 type Service struct{ o Options }
 
-// New returns a Service.
-func New(o Options) *Service {
-	if o.CallTimeout <= 0 {
-		o.CallTimeout = DefaultCallTimeout
-	}
-	if o.PerAccount <= 0 {
-		o.PerAccount = DefaultPerAccount
+// New returns a Service; a missing dependency is an error.
+func New(o Options) (*Service, error) {
+	if o.Store == nil || o.Tokens == nil || o.Providers == nil || o.HTTPClient == nil || len(o.CursorKey) == 0 {
+		return nil, errors.New("events: Store, Tokens, Providers, HTTPClient and CursorKey are required")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = providers.NewHTTPClient(0)
-	}
-	return &Service{o: o}
+	return &Service{o: o}, nil
 }
 
 // Reader returns the calendar adapter of a provider, if it has one.
@@ -140,7 +133,7 @@ func (s *Service) Calendars(ctx context.Context, appID, connID string) ([]Calend
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
 	cals, err := cr.ListCalendars(ctx, s.call(appID, c.ID, p))
 	if err != nil {

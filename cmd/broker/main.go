@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
 	"github.com/oauthbroker/broker/broker"
@@ -40,6 +41,9 @@ type runtimeEnv struct {
 }
 
 func main() {
+	// The process is the CLI's: it, not package broker, picks Gin's
+	// process-wide mode (release: no debug route listing on stdout).
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c := &cli{out: os.Stdout, err: os.Stderr}
@@ -79,7 +83,7 @@ func (c *cli) loadConfig(newLogger func(*config.Config) *slog.Logger) (*config.C
 		return nil, nil, err
 	}
 	logger := newLogger(cfg)
-	if err := broker.PrepareSecrets(cfg, logger); err != nil {
+	if err := broker.PrepareSecrets(cfg, logger, c.err); err != nil {
 		return nil, nil, err
 	}
 	return cfg, logger, nil
