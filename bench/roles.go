@@ -168,7 +168,7 @@ func runBroker(upstream string, margin time.Duration, logLevel, variant, collect
 	cfg.Security.EncryptionKeys = []config.Key{{ID: "e1", Key: key}}
 	cfg.Cache.ExpiryMargin = config.Duration(margin)
 	cfg.Refresh.KeepAlive.Enabled = false
-	cfg.Security.RateLimits.App = 0
+	cfg.Security.RateLimits.App = config.Rate{}
 	yes := true
 	cfg.Providers = map[string]providers.Spec{"bench": {
 		Kind: providers.KindOAuth2, Name: "Bench", Enabled: &yes, ClientID: "bench", ClientSecret: "bench-secret",

@@ -160,7 +160,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	b.auth, err = middleware.NewAuthenticator(middleware.AuthOptions{
 		Store: b.store, CacheSize: cfg.Cache.Apps, CacheTTL: middleware.AppCacheTTL,
 		AdminToken: cfg.Security.AdminToken, AdminReadToken: cfg.Security.AdminReadToken,
-		AppRate: rl.App, AppBurst: rl.Burst,
+		AppRate: rl.App.PerSecond(), AppBurst: rl.Burst,
 	})
 	if err != nil {
 		return nil, err

@@ -18,27 +18,11 @@ import (
 
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/providers"
+	"github.com/oauthbroker/broker/providers/caldav/caldavtest"
 )
 
-// calDAVServer answers PROPFIND like a CalDAV server: 207 for user/pass,
-// 401 otherwise.
-func calDAVServer(t *testing.T, user, pass string) *httptest.Server {
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="caldav"`)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-		w.WriteHeader(http.StatusMultiStatus)
-		_, _ = io.WriteString(w, `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"><d:response><d:href>/</d:href></d:response></d:multistatus>`)
-	}))
-	t.Cleanup(ts.Close)
-	return ts
-}
-
 // pageBroker is a demo broker that also offers CalDAV (checked against
-// calDAVServer) and an app with a name to escape and a PNG logo.
+// go-webdav's CalDAV server, caldavtest) and an app with a name to escape and a PNG logo.
 type pageBroker struct {
 	*demoBroker
 	appID, secret string
@@ -47,7 +31,7 @@ type pageBroker struct {
 
 func newPageBroker(t *testing.T) *pageBroker {
 	t.Helper()
-	dav := calDAVServer(t, "ada@example.com", "right-horse-battery")
+	dav := caldavtest.NewServer(t, "ada@example.com", "right-horse-battery")
 	var logo bytes.Buffer
 	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
 	img.Set(1, 1, color.RGBA{R: 200, A: 255})
@@ -60,7 +44,7 @@ func newPageBroker(t *testing.T) *pageBroker {
 	d := newDemoBroker(t, func(c *config.Config) {
 		c.Server.AllowInsecureLoopback = true
 		c.Security.RateLimits.Browser = config.Rate{Per: 1e9, Events: 1000}
-		c.Providers = map[string]providers.Spec{"caldav": {APIBaseURL: dav.URL + "/dav/"}}
+		c.Providers = map[string]providers.Spec{"caldav": {APIBaseURL: dav.URL + "/"}}
 	})
 	pb := &pageBroker{demoBroker: d, redirect: "http://localhost:9/done?from=page"}
 	body, _ := json.Marshal(map[string]any{"app": map[string]any{"name": `Tom & Jerry <Booking>`, "logoUrl": logoSrv.URL + "/logo.png",

@@ -64,12 +64,14 @@ type Security struct {
 	RateLimits     RateLimits `yaml:"rateLimits"`
 }
 
-// RateLimits: app is per app on /v1 and /proxy (requests per second, 0 =
-// none); browser is per client address on /oauth and /connect.
+// RateLimits: app is per app on /v1 and /proxy; browser is per client
+// address on /oauth and /connect. Every rate has the syntax of ParseRate.
 type RateLimits struct {
-	App     float64 `yaml:"app"`
-	Burst   int     `yaml:"burst"`
-	Browser Rate    `yaml:"browser"`
+	App Rate `yaml:"app"`
+	// Burst is how many requests an app may make at once (0 = the app rate
+	// per second rounded up, at least 1).
+	Burst   int  `yaml:"burst"`
+	Browser Rate `yaml:"browser"`
 	// Sessions limits how fast one app creates connect sessions
 	// (POST /v1/connect/oauth, /v1/connect/sessions); 0 = no limit.
 	Sessions Rate `yaml:"sessions"`
@@ -163,7 +165,8 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // ByteSize is a size written as 65536, "64KiB", "100MiB" or "1GiB".
 type ByteSize int64
 
-// Rate is a rate written as "10/s", "600/m" or "0" (off).
+// Rate is a rate written as "10/s", "600/m", "10" (= 10/s) or "0" (off);
+// see ParseRate.
 type Rate struct {
 	Per    time.Duration
 	Events int

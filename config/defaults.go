@@ -35,7 +35,8 @@ const (
 	DefaultMaxConns               = 20
 	DefaultStateKeyID             = "s1"
 	DefaultEncryptionKeyID        = "e1"
-	DefaultAppRate                = 0 // requests per second per app; 0 = no limit
+	DefaultAppRateEvents          = 0 // app: no limit (0 = none)
+	DefaultAppRatePer             = time.Second
 	DefaultAppBurst               = 0
 	DefaultBrowserRateEvents      = 10 // browser: 10/s per client address
 	DefaultBrowserRatePer         = time.Second
@@ -89,7 +90,7 @@ func Default() *Config {
 			StateKeys:      []Key{{ID: DefaultStateKeyID}},
 			EncryptionKeys: []Key{{ID: DefaultEncryptionKeyID}},
 			RateLimits: RateLimits{
-				App:                DefaultAppRate,
+				App:                Rate{Per: DefaultAppRatePer, Events: DefaultAppRateEvents},
 				Burst:              DefaultAppBurst,
 				Browser:            Rate{Per: DefaultBrowserRatePer, Events: DefaultBrowserRateEvents},
 				Sessions:           Rate{Per: DefaultSessionRatePer, Events: DefaultSessionRateEvents},

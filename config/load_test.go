@@ -247,8 +247,9 @@ func TestStrictDecoding(t *testing.T) {
 		{"bad size", "proxy: {maxRequestBody: 100MB}\n", []string{
 			"proxy.maxRequestBody: invalid size \"100MB\": use a number of bytes or a whole number with KiB, MiB or GiB, such as 64KiB",
 		}},
-		{"bad rate", "security: {rateLimits: {browser: 10}}\n", []string{
-			"security.rateLimits.browser: invalid rate \"10\": use N/s, N/m or N/h (such as 10/s), or 0 for no limit",
+		{"bad rate", "security: {rateLimits: {browser: 10/fortnight, app: -1}}\n", []string{
+			"security.rateLimits.app: invalid rate \"-1\": use N/s, N/m or N/h (such as 10/s or 600/m), a whole number N for N/s, or 0 for no limit",
+			"security.rateLimits.browser: invalid rate \"10/fortnight\": use N/s, N/m or N/h (such as 10/s or 600/m), a whole number N for N/s, or 0 for no limit",
 		}},
 		{"list for a scalar", "server: {listen: [a, b]}\n", []string{"server.listen: must be a single value, not a list"}},
 		{"scalar for a section", "server: yes\n", []string{"server: must be a mapping of keys to values, not a value"}},

@@ -103,7 +103,8 @@ func (b ByteSize) String() string {
 	return strconv.FormatInt(int64(b), 10)
 }
 
-// UnmarshalYAML reads a rate: "10/s", "600/m", "100/h", "5/10s" or "0" (off).
+// UnmarshalYAML reads a rate with ParseRate: every rate key has this one
+// syntax.
 func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
 	s, err := scalar(n, "a rate such as 10/s")
 	if err != nil {
@@ -117,32 +118,33 @@ func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseRate parses "N/s", "N/m", "N/h", "N/<duration>" or "0".
+// ParseRate parses the one rate syntax of broker.yaml: "N/s", "N/m", "N/h",
+// "N/<duration>" (such as "5/10s"), or a bare whole number N, which is N/s;
+// "0" (or "0/s") is no limit. N is also the burst: that many may come at
+// once before the rate applies.
 func ParseRate(s string) (Rate, error) {
-	bad := fmt.Errorf("invalid rate %q: use N/s, N/m or N/h (such as 10/s), or 0 for no limit", short(s))
-	if s == "0" {
-		return Rate{}, nil
-	}
-	num, unit, ok := strings.Cut(s, "/")
-	if !ok {
-		return Rate{}, bad
-	}
+	bad := fmt.Errorf("invalid rate %q: use N/s, N/m or N/h (such as 10/s or 600/m), a whole number N for N/s, or 0 for no limit", short(s))
+	num, unit, perUnit := strings.Cut(s, "/")
 	events, err := strconv.Atoi(strings.TrimSpace(num))
 	if err != nil || events < 0 {
+		if f, ferr := strconv.ParseFloat(strings.TrimSpace(num), 64); ferr == nil && f > 0 && !perUnit {
+			return Rate{}, fmt.Errorf("invalid rate %q: N must be a whole number; write a slower rate per minute or hour, such as 30/m", short(s))
+		}
 		return Rate{}, bad
 	}
-	var per time.Duration
-	switch unit = strings.TrimSpace(unit); unit {
-	case "s":
-		per = time.Second
-	case "m":
-		per = time.Minute
-	case "h":
-		per = time.Hour
-	default:
-		per, err = time.ParseDuration(unit)
-		if err != nil || per <= 0 {
-			return Rate{}, bad
+	per := time.Second
+	if perUnit {
+		switch unit = strings.TrimSpace(unit); unit {
+		case "s":
+		case "m":
+			per = time.Minute
+		case "h":
+			per = time.Hour
+		default:
+			per, err = time.ParseDuration(unit)
+			if err != nil || per <= 0 {
+				return Rate{}, bad
+			}
 		}
 	}
 	if events == 0 {

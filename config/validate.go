@@ -195,20 +195,17 @@ func (c *Config) validateSecurity(v *ValidationErrors) {
 		}
 	})
 	r := s.RateLimits
-	if r.App < 0 {
-		v.add("security.rateLimits.app", "must not be negative")
-	}
 	if r.Burst < 0 {
 		v.add("security.rateLimits.burst", "must not be negative")
 	}
 	if r.MaxPendingSessions < 0 {
 		v.add("security.rateLimits.maxPendingSessions", "must not be negative")
 	}
-	if r.Browser.Events < 0 || r.Browser.Per < 0 {
-		v.add("security.rateLimits.browser", "must not be negative")
-	}
-	if r.Sessions.Events < 0 || r.Sessions.Per < 0 {
-		v.add("security.rateLimits.sessions", "must not be negative")
+	for path, rt := range map[string]Rate{"security.rateLimits.app": r.App,
+		"security.rateLimits.browser": r.Browser, "security.rateLimits.sessions": r.Sessions} {
+		if rt.Events < 0 || rt.Per < 0 {
+			v.add(path, "must not be negative")
+		}
 	}
 }
 

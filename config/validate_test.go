@@ -80,11 +80,10 @@ func TestValidateRejects(t *testing.T) {
 		{"metrics listen on the main port", "server: {listen: \"127.0.0.1:8080\"}\ntelemetry: {metricsListen: \"127.0.0.1:8080\"}\n", []string{
 			"telemetry.metricsListen: must differ from server.listen (leave it empty to serve /metrics there)",
 		}},
-		{"cache and rates", "cache: {tokens: 0, apps: -1, expiryMargin: -1s}\nsecurity: {rateLimits: {app: -1, burst: -2}}\n", []string{
+		{"cache and rates", "cache: {tokens: 0, apps: -1, expiryMargin: -1s}\nsecurity: {rateLimits: {burst: -2}}\n", []string{
 			"cache.apps: must be at least 1",
 			"cache.expiryMargin: must not be negative",
 			"cache.tokens: must be at least 1",
-			"security.rateLimits.app: must not be negative",
 			"security.rateLimits.burst: must not be negative",
 		}},
 		{"encryption keys", `security:
@@ -235,7 +234,7 @@ func TestUnits(t *testing.T) {
 		in   string
 		want float64
 	}{
-		{"10/s", 10}, {"600/m", 10}, {"3600/h", 1}, {"5/10s", 0.5}, {"0", 0}, {"0/s", 0},
+		{"10/s", 10}, {"600/m", 10}, {"3600/h", 1}, {"5/10s", 0.5}, {"0", 0}, {"0/s", 0}, {"10", 10}, {" 7 / s ", 7},
 	}
 	for _, tc := range rates {
 		got, err := ParseRate(tc.in)
@@ -243,7 +242,7 @@ func TestUnits(t *testing.T) {
 			t.Errorf("ParseRate(%q) = %v, %v; want %v/s", tc.in, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"10", "-1/s", "x/s", "10/0s", "10/fortnight", ""} {
+	for _, bad := range []string{"-1", "-1/s", "x/s", "10/0s", "10/fortnight", "", "2.5", "1.5/s", "/s"} {
 		if _, err := ParseRate(bad); err == nil {
 			t.Errorf("ParseRate(%q) accepted", bad)
 		}
@@ -253,6 +252,29 @@ func TestUnits(t *testing.T) {
 	}
 	if s := ByteSize(100 << 20).String(); s != "100MiB" {
 		t.Errorf("ByteSize.String = %q", s)
+	}
+}
+
+// Every rate key reads the same syntax: the bare number that
+// rateLimits.app used to take and the N/s that browser took mean the same.
+func TestEveryRateKeyHasOneSyntax(t *testing.T) {
+	keys := map[string]func(*Config) Rate{
+		"app":      func(c *Config) Rate { return c.Security.RateLimits.App },
+		"browser":  func(c *Config) Rate { return c.Security.RateLimits.Browser },
+		"sessions": func(c *Config) Rate { return c.Security.RateLimits.Sessions },
+	}
+	for key, get := range keys {
+		for in, want := range map[string]float64{"10": 10, "10/s": 10, "600/m": 10, "0": 0, "1/m": 1.0 / 60} {
+			c := mustParse(t, "security: {rateLimits: {"+key+": \""+in+"\"}}\n", nil)
+			if got := get(c).PerSecond(); got != want {
+				t.Errorf("%s: %q = %v/s, want %v/s", key, in, got, want)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("%s: %q: %v", key, in, err)
+			}
+		}
+		_, err := Parse([]byte("security: {rateLimits: {"+key+": 2.5}}\n"), nil)
+		assertErrors(t, err, "security.rateLimits."+key+": invalid rate \"2.5\": N must be a whole number; write a slower rate per minute or hour, such as 30/m")
 	}
 }
 

@@ -10,13 +10,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	lru "github.com/hashicorp/golang-lru/v2"
 
+	"github.com/oauthbroker/broker/broker/cache"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
@@ -72,13 +70,11 @@ type AuthOptions struct {
 type Authenticator struct {
 	opts     AuthOptions // as given, for Options
 	store    store.Store
-	cache    *lru.Cache[[sha256.Size]byte, cachedApp] // key: SHA-256 of the presented secret
+	cache    *cache.Cache[[sha256.Size]byte, cachedApp] // key: SHA-256 of the presented secret
 	ttl      time.Duration
 	now      func() time.Time
 	admin    []byte // SHA-256 of the tokens, so the compare leaks no length
 	adminRO  []byte
-	mu       sync.Mutex    // orders cache inserts against purges
-	epoch    atomic.Uint64 // bumped by every purge
 	hasAdmin bool
 	limits   *appLimiter
 }
@@ -99,13 +95,13 @@ func NewAuthenticator(o AuthOptions) (*Authenticator, error) {
 	case o.CacheTTL < 0 || o.AppRate < 0 || o.AppBurst < 0:
 		return nil, errors.New("middleware: CacheTTL, AppRate and AppBurst must not be negative")
 	}
-	cache, err := lru.New[[sha256.Size]byte, cachedApp](o.CacheSize)
+	c, err := cache.New[[sha256.Size]byte, cachedApp](o.CacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("middleware: app cache: %w", err)
 	}
 	kept := o
 	kept.AdminToken, kept.AdminReadToken = "", ""
-	a := &Authenticator{opts: kept, store: o.Store, cache: cache, ttl: o.CacheTTL, now: o.Now, limits: newAppLimiter(o.AppRate, o.AppBurst)}
+	a := &Authenticator{opts: kept, store: o.Store, cache: c, ttl: o.CacheTTL, now: o.Now, limits: newAppLimiter(o.AppRate, o.AppBurst)}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -183,7 +179,7 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 		secrets.VerifyAppSecret(secret, secrets.DummyHash)
 		return nil, errUnauthenticated
 	}
-	epoch := a.epoch.Load()
+	epoch := a.cache.Epoch()
 	app, err := a.store.GetApp(c.Request.Context(), appID)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
@@ -199,13 +195,9 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	if a.ttl > 0 {
 		e.expires = a.now().Add(a.ttl)
 	}
-	a.mu.Lock()
 	// A purge that ran while the store was read may have been for this very
 	// app (rotated or deleted after the read): caching it would undo that.
-	if a.epoch.Load() == epoch {
-		a.cache.Add(key, e)
-	}
-	a.mu.Unlock()
+	a.cache.Add(epoch, key, e, nil)
 	return &app, nil
 }
 
@@ -321,20 +313,8 @@ func AppFrom(c *gin.Context) *model.App {
 // Purge drops the cached entries of one app, so its next request reads the
 // store: call it when the app is deleted, rotated or changed.
 func (a *Authenticator) Purge(appID string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.epoch.Add(1)
-	for _, k := range a.cache.Keys() {
-		if e, ok := a.cache.Peek(k); ok && e.app.ID == appID {
-			a.cache.Remove(k)
-		}
-	}
+	a.cache.RemoveFunc(func(_ [sha256.Size]byte, e cachedApp) bool { return e.app.ID == appID })
 }
 
 // PurgeAll empties the cache (a store watcher lost track of changes).
-func (a *Authenticator) PurgeAll() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.epoch.Add(1)
-	a.cache.Purge()
-}
+func (a *Authenticator) PurgeAll() { a.cache.Purge() }

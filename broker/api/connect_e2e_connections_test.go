@@ -311,7 +311,7 @@ func TestListProviders(t *testing.T) {
 		pStd:    `{"connectMethods":["OAUTH"],"features":{"listEvents":false,"proxy":false},"id":"standard","name":"Standard OAuth"}`,
 		pGoogle: `{"connectMethods":["OAUTH"],"features":{"listEvents":false,"proxy":true},"id":"fake-google","name":"Fake Google"}`,
 		pAPIKey: `{"connectMethods":["CREDENTIALS"],"features":{"listEvents":false,"proxy":true},"id":"keyed","name":"Keyed"}`,
-		pBasic:  `{"connectMethods":["CREDENTIALS"],"features":{"listEvents":false,"proxy":true},"id":"dav","name":"DAV"}`, // events: caldav, but listEvents follows an adapter, and the CalDAV one is not built yet
+		pBasic:  `{"connectMethods":["CREDENTIALS"],"features":{"listEvents":false,"proxy":true},"id":"dav","name":"DAV"}`, // events: caldav, but listEvents follows an adapter the broker has, and this env runs no events service
 	} {
 		if got := mustJSON(t, ps[id]); got != want {
 			t.Errorf("%s:\n got %s\nwant %s", id, got, want)

@@ -71,6 +71,11 @@ func (s *Service) call(appID, connID string, p *providers.Provider) providers.Ca
 			if err != nil {
 				return nil, err
 			}
+			if req.GetBody != nil { // a PROPFIND or REPORT sends its body again
+				if req.Body, err = req.GetBody(); err != nil {
+					return nil, err
+				}
+			}
 			return s.send(req, fresh)
 		},
 	}

@@ -76,6 +76,11 @@ func AppProviderAAD(appID, providerID string) []byte {
 	return []byte("app-provider:" + appID + "/" + providerID)
 }
 
+// CredentialsAAD is the additional data binding a connection's encrypted
+// credentials to that connection: its id, which is why a reconnect keeps the
+// id (Store.UpsertConnectionWithEvent seals with the final one).
+func CredentialsAAD(connectionID string) []byte { return []byte(connectionID) }
+
 // AppProvider is an app's own OAuth client for one provider ("your own auth").
 type AppProvider struct {
 	AppID        string
@@ -120,7 +125,7 @@ type Connection struct {
 	Status       ConnectionStatus
 	Scopes       []string
 	ClientSource ClientSource
-	// Credentials is the encrypted JSON of a Token (AAD: the connection id).
+	// Credentials is the encrypted JSON of a Token (AAD: CredentialsAAD).
 	// Empty once disconnected.
 	Credentials []byte
 	// TokenExpiry mirrors the token's expiry so the keep-alive loop can

@@ -33,6 +33,10 @@ type Apps interface {
 	CreateApp(ctx context.Context, a model.App) error
 	GetApp(ctx context.Context, id string) (model.App, error)
 	QueryApps(ctx context.Context, q AppQuery) (apps []model.App, total int, err error)
+	// ListApps pages through every app by id, after the cursor afterID (the
+	// last id of the previous page). Unlike QueryApps' offset, a cursor
+	// skips no row when apps are created or deleted between pages.
+	ListApps(ctx context.Context, afterID string, limit int) ([]model.App, error)
 	// UpdateApp reads the app, calls fn and writes its result only if the app
 	// did not change meanwhile (compare-and-swap on Version, retried a few
 	// times on contention). fn may return an error to abort.
@@ -47,6 +51,14 @@ type Apps interface {
 	// ListAppProviders pages through every app provider client, ordered by
 	// (appID, providerID), after the given key; for key rotation.
 	ListAppProviders(ctx context.Context, afterAppID, afterProviderID string, limit int) ([]model.AppProvider, error)
+	// ResealAppProvider rewrites only the client secret of an app provider
+	// client, by compare-and-swap on the sealed value: fn gets the stored
+	// ciphertext, and its result is written only if the row still holds
+	// that ciphertext; otherwise fn runs again on the fresh one (every PUT
+	// seals anew, so a concurrent replacement always differs). A row deleted
+	// meanwhile is model.ErrNotFound and stays deleted. The client id,
+	// scopes and times are left as they are. For key rotation.
+	ResealAppProvider(ctx context.Context, appID, providerID string, fn func(sealed []byte) ([]byte, error)) error
 }
 
 // AppQuery filters, sorts and pages apps.
@@ -75,12 +87,28 @@ type Connections interface {
 	// GetConnectionByID is for the token manager, which has already checked
 	// ownership.
 	GetConnectionByID(ctx context.Context, id string) (model.Connection, error)
+	// FindConnection returns the connection of an account: the one
+	// UpsertConnectionWithEvent would update in place for the same key. It
+	// is one read on the unique index of that key; none is
+	// model.ErrNotFound.
+	FindConnection(ctx context.Context, k AccountKey) (model.Connection, error)
 	ListConnections(ctx context.Context, f ConnectionFilter) ([]model.Connection, error)
 	// UpdateConnection is compare-and-swap on Version, like UpdateApp.
 	UpdateConnection(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error)) (model.Connection, error)
 	// UpdateConnectionWithEvent is UpdateConnection that also writes the
 	// webhook event ev returns into the outbox, in the same transaction.
 	UpdateConnectionWithEvent(ctx context.Context, id string, fn func(model.Connection) (model.Connection, error), ev ConnectionEvent) (model.Connection, error)
+}
+
+// AccountKey is what makes a connection unique: one per account for an
+// app, provider and schedule.
+type AccountKey struct {
+	AppID, ProviderID, ScheduleID, AccountID string
+}
+
+// KeyOf returns c's AccountKey.
+func KeyOf(c model.Connection) AccountKey {
+	return AccountKey{AppID: c.AppID, ProviderID: c.ProviderID, ScheduleID: c.ScheduleID, AccountID: c.AccountID}
 }
 
 // ConnectionEvent decides the webhook event a connection change reports:

@@ -6,15 +6,25 @@ import (
 	"fmt"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/secrets"
+	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/providers"
 )
+
+// Clients chooses the OAuth client a connection is made, refreshed and
+// revoked with: the app's own (stored sealed, AAD model.AppProviderAAD) or
+// the broker-wide one.
+type Clients struct {
+	st   store.Store
+	keys *secrets.KeyRing
+}
 
 // PickClient chooses the OAuth client for a new connection: the app's own
 // client for the provider when it has one, else the broker-wide one. The
 // source is stored on the connection so refresh and revoke use the same
 // client. Neither = model.ErrNotFound.
-func (m *Manager) PickClient(ctx context.Context, appID string, p *providers.Provider) (providers.Client, model.ClientSource, error) {
-	c, err := m.appClient(ctx, appID, p)
+func (cl *Clients) PickClient(ctx context.Context, appID string, p *providers.Provider) (providers.Client, model.ClientSource, error) {
+	c, err := cl.appClient(ctx, appID, p)
 	switch {
 	case err == nil:
 		return c, model.ClientApp, nil
@@ -28,10 +38,10 @@ func (m *Manager) PickClient(ctx context.Context, appID string, p *providers.Pro
 }
 
 // ClientFor returns the client a connection was made with.
-func (m *Manager) ClientFor(ctx context.Context, appID string, p *providers.Provider, src model.ClientSource) (providers.Client, error) {
+func (cl *Clients) ClientFor(ctx context.Context, appID string, p *providers.Provider, src model.ClientSource) (providers.Client, error) {
 	switch src {
 	case model.ClientApp:
-		return m.appClient(ctx, appID, p)
+		return cl.appClient(ctx, appID, p)
 	case model.ClientBroker:
 		if p.HasBrokerClient() {
 			return providers.Client{ID: p.ClientID, Secret: p.ClientSecret}, nil
@@ -42,12 +52,12 @@ func (m *Manager) ClientFor(ctx context.Context, appID string, p *providers.Prov
 }
 
 // appClient reads and decrypts the app's own client for p.
-func (m *Manager) appClient(ctx context.Context, appID string, p *providers.Provider) (providers.Client, error) {
-	ap, err := m.st.GetAppProvider(ctx, appID, p.ID)
+func (cl *Clients) appClient(ctx context.Context, appID string, p *providers.Provider) (providers.Client, error) {
+	ap, err := cl.st.GetAppProvider(ctx, appID, p.ID)
 	if err != nil {
 		return providers.Client{}, fmt.Errorf("tokens: app's own client for %q: %w", p.ID, err)
 	}
-	secret, err := m.keys.Decrypt(ap.ClientSecret, model.AppProviderAAD(appID, p.ID))
+	secret, err := cl.keys.Decrypt(ap.ClientSecret, model.AppProviderAAD(appID, p.ID))
 	if err != nil {
 		return providers.Client{}, fmt.Errorf("tokens: decrypting app's own client secret: %w", err)
 	}

@@ -4,20 +4,32 @@
 // disconnects them. It does not speak HTTP to apps (broker/api and
 // broker/proxy do) nor OAuth wire details (providers does).
 //
+// Three types share the work. Manager hands out credentials: its cache, the
+// leased refresh and the keep-alive. Lifecycle changes what a connection is
+// (save, reconnect, NEEDS_REAUTH, disconnect, revoke), each change with its
+// webhook event in the same transaction. Clients picks the OAuth client. A
+// Manager carries the other two, so their methods are its own.
+//
 // # Cache
 //
-// A bounded golang-lru/v2 cache keyed by connection id holds the decrypted
-// token of CONNECTED connections with their app, provider, status and
-// version. Get on a hit whose token is not within ExpiryMargin of its expiry
-// does no store read, no decryption and no allocation: the cached
-// *Credential is shared, so callers treat it as read-only. A hit for another
-// app is model.ErrNotFound, exactly like a missing connection. A miss reads
-// the store once for all concurrent callers (singleflight), checks the app,
+// A bounded broker/cache keyed by connection id holds the decrypted token
+// of CONNECTED connections with their app, provider, status and version.
+// Get on a hit whose token is not within ExpiryMargin of its expiry does no
+// store read, no decryption and no allocation: the cached *Credential is
+// shared, so callers treat it as read-only. A hit for another app is
+// model.ErrNotFound, exactly like a missing connection. A miss reads the
+// store once for all concurrent callers (singleflight), checks the app,
 // decrypts (AAD = connection id) and caches. Only CONNECTED connections are
 // cached. Purge, PurgeAll and Invalidate (fed by the store's change feed on
-// several replicas) drop entries; a purge counter keeps a value read before
-// a purge from being cached after it (a disconnect cannot be undone by a
-// slow reader).
+// several replicas) drop entries; the cache's epoch keeps a value read
+// before a purge from being cached after it (a disconnect cannot be undone
+// by a slow reader), and an older version never replaces a newer one.
+//
+// # Reconnect
+//
+// Save finds the account's previous connection with one indexed read
+// (Store.FindConnection) only when the new grant lacks a refresh token: it
+// then keeps the previous one if it was issued to the same client.
 //
 // # Statuses
 //

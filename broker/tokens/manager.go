@@ -2,20 +2,18 @@ package tokens
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/oauthbroker/broker/broker/cache"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
@@ -77,11 +75,17 @@ type Credential struct {
 	Token        model.Token
 }
 
-// Manager hands out valid credentials for connections; see the package doc.
+// Manager hands out valid credentials for connections: the cache, the
+// leased refresh and the keep-alive; see the package doc. Storing and ending
+// connections is its Lifecycle's job, choosing OAuth clients its Clients';
+// their methods are the Manager's too.
 type Manager struct {
-	opts    Options // as given, for Options
+	opts Options // as given, for Options
+	*Lifecycle
+	*Clients
+
 	st      store.Store
-	keys    *secrets.KeyRing
+	sealer  sealer
 	reg     *providers.Registry
 	hc      *http.Client
 	margin  time.Duration
@@ -94,17 +98,14 @@ type Manager struct {
 	tel     *telemetry.Telemetry
 	metrics *telemetry.Metrics // nil: nothing recorded
 
-	cache   *lru.Cache[string, *entry]
+	// cache holds CONNECTED connections by id; its epoch keeps a value
+	// read from the store before a purge from being cached after it.
+	cache   *cache.Cache[string, *entry]
 	flights singleflight.Group
 	// forced remembers when each connection was last force-refreshed, for
 	// the cooldown (bounded like the cache; in this process only).
 	cooldown time.Duration
 	forced   *lru.Cache[string, time.Time]
-
-	// mu orders cache inserts against purges; epoch counts purges, so a
-	// value read from the store before a purge is never cached after it.
-	mu    sync.Mutex
-	epoch atomic.Uint64
 }
 
 // entry is one cached connection. cred is handed out by pointer, so a hit
@@ -147,7 +148,7 @@ func New(o Options) (*Manager, error) {
 		return nil, errors.New("tokens: RefreshTimeout and RejectedCooldown must not be negative")
 	}
 	m := &Manager{
-		opts: o, st: o.Store, keys: o.Keys, reg: o.Providers, hc: o.HTTPClient,
+		opts: o, st: o.Store, sealer: sealer{o.Keys}, reg: o.Providers, hc: o.HTTPClient,
 		margin: o.ExpiryMargin, ttl: o.LeaseTTL, timeout: o.RefreshTimeout,
 		delays: o.RetryDelays, now: o.Now, log: o.Logger, holder: o.Holder,
 		tel: o.Telemetry, metrics: o.Telemetry.Metrics(),
@@ -168,11 +169,14 @@ func New(o Options) (*Manager, error) {
 		host, _ := os.Hostname()
 		m.holder = host + "-" + strconv.Itoa(os.Getpid()) + "-" + model.RandomToken(5)
 	}
-	c, err := lru.New[string, *entry](o.CacheSize)
+	c, err := cache.New[string, *entry](o.CacheSize)
 	if err != nil {
-		return nil, fmt.Errorf("tokens: cache: %w", err)
+		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	m.cache = c
+	m.Clients = &Clients{st: m.st, keys: o.Keys}
+	m.Lifecycle = &Lifecycle{st: m.st, sealer: m.sealer, clients: m.Clients, reg: m.reg, hc: m.hc,
+		now: m.now, log: m.log, purge: m.Purge}
 	if m.cooldown = o.RejectedCooldown; m.cooldown > 0 {
 		if m.forced, err = lru.New[string, time.Time](o.CacheSize); err != nil {
 			return nil, fmt.Errorf("tokens: cooldown cache: %w", err)
@@ -270,7 +274,7 @@ func (m *Manager) load(ctx context.Context, appID, connID string) (*entry, error
 		// Detached: one caller giving up must not fail the others.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.ttl)
 		defer cancel()
-		epoch := m.epoch.Load()
+		epoch := m.cache.Epoch()
 		c, err := m.st.GetConnectionByID(fctx, connID)
 		if err != nil {
 			return nil, fmt.Errorf("tokens: reading connection: %w", err)
@@ -328,7 +332,7 @@ func (m *Manager) decode(c model.Connection) (*entry, error) {
 		return nil, &model.Error{Code: model.CodeNotFound, Message: "the connection's provider is not configured",
 			Err: fmt.Errorf("tokens: provider %q not in registry: %w", c.ProviderID, model.ErrNotFound)}
 	}
-	tok, err := m.Token(context.Background(), c)
+	tok, err := m.sealer.open(c)
 	if err != nil {
 		return nil, err
 	}
@@ -347,73 +351,26 @@ func (m *Manager) newEntry(c model.Connection, p *providers.Provider, tok model.
 	return e
 }
 
-// Token decrypts a stored connection's credential (AAD: the connection id).
+// Token decrypts a stored connection's credential.
 func (m *Manager) Token(_ context.Context, c model.Connection) (model.Token, error) {
-	if len(c.Credentials) == 0 {
-		return model.Token{}, fmt.Errorf("tokens: connection has no stored credential: %w", model.ErrNotFound)
-	}
-	pt, err := m.keys.Decrypt(c.Credentials, []byte(c.ID))
-	if err != nil {
-		return model.Token{}, fmt.Errorf("tokens: decrypting credential: %w", err)
-	}
-	var tok model.Token
-	if err := json.Unmarshal(pt, &tok); err != nil {
-		return model.Token{}, errors.New("tokens: stored credential is not a token")
-	}
-	return tok, nil
-}
-
-// seal encrypts a token for connection id.
-func (m *Manager) seal(id string, tok model.Token) ([]byte, error) {
-	pt, err := json.Marshal(tok)
-	if err != nil {
-		return nil, fmt.Errorf("tokens: encoding token: %w", err)
-	}
-	ct, err := m.keys.Encrypt(pt, []byte(id))
-	if err != nil {
-		return nil, fmt.Errorf("tokens: encrypting token: %w", err)
-	}
-	return ct, nil
+	return m.sealer.open(c)
 }
 
 // put caches e unless a purge happened since epoch was read (the value may
 // predate a disconnect) or a newer version is already cached.
-func (m *Manager) put(e *entry, epoch uint64) {
-	m.mu.Lock()
-	if m.epoch.Load() == epoch {
-		if old, ok := m.cache.Peek(e.cred.ConnectionID); !ok || old.version <= e.version {
-			m.cache.Add(e.cred.ConnectionID, e)
-		}
-	}
-	m.mu.Unlock()
+func (m *Manager) put(e *entry, epoch cache.Epoch) {
+	m.cache.Add(epoch, e.cred.ConnectionID, e, func(cached *entry) bool { return cached.version > e.version })
 }
 
 // Purge drops one connection from the cache.
-func (m *Manager) Purge(connID string) {
-	m.mu.Lock()
-	m.epoch.Add(1)
-	m.cache.Remove(connID)
-	m.mu.Unlock()
-}
+func (m *Manager) Purge(connID string) { m.cache.Remove(connID) }
 
 // PurgeAll empties the cache.
-func (m *Manager) PurgeAll() {
-	m.mu.Lock()
-	m.epoch.Add(1)
-	m.cache.Purge()
-	m.mu.Unlock()
-}
+func (m *Manager) PurgeAll() { m.cache.Purge() }
 
 // purgeApp drops every cached connection of an app.
 func (m *Manager) purgeApp(appID string) {
-	m.mu.Lock()
-	m.epoch.Add(1)
-	for _, k := range m.cache.Keys() {
-		if e, ok := m.cache.Peek(k); ok && e.cred.AppID == appID {
-			m.cache.Remove(k)
-		}
-	}
-	m.mu.Unlock()
+	m.cache.RemoveFunc(func(_ string, e *entry) bool { return e.cred.AppID == appID })
 }
 
 // Invalidate applies a change seen by the store (another replica's refresh,

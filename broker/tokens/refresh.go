@@ -1,7 +1,6 @@
 package tokens
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/oauthbroker/broker/broker/cache"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/providers"
@@ -78,7 +78,7 @@ func (m *Manager) refreshLeased(ctx context.Context, id string, want wantFn, for
 	}
 	defer m.release(ctx, lease)
 
-	epoch := m.epoch.Load()
+	epoch := m.cache.Epoch()
 	c, err := m.st.GetConnectionByID(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: reading connection: %w", err)
@@ -161,7 +161,7 @@ func (m *Manager) callRefresh(ctx context.Context, lease string, p *providers.Pr
 // refreshFailed turns a failed refresh into the caller's answer: a dead grant
 // marks the connection NEEDS_REAUTH; anything else leaves it as it is, and a
 // token that has not expired yet is still handed out.
-func (m *Manager) refreshFailed(ctx context.Context, c model.Connection, e *entry, epoch uint64, force bool, err error) (*Credential, error) {
+func (m *Manager) refreshFailed(ctx context.Context, c model.Connection, e *entry, epoch cache.Epoch, force bool, err error) (*Credential, error) {
 	p := e.cred.Provider
 	if !errors.Is(err, errLeaseLost) && p.ClassifyTokenError(err) == providers.ClassReauth {
 		m.log.Warn("tokens: refresh token rejected, connection needs re-authorization", "connection", c.ID, "provider", p.ID, "cause", describe(err))
@@ -179,21 +179,11 @@ func (m *Manager) refreshFailed(ctx context.Context, c model.Connection, e *entr
 	return nil, fmt.Errorf("tokens: refreshing token (%s): %w", describe(err), sentinel)
 }
 
-// sameGrant reports whether cur still holds the grant we refreshed with.
-// Its bytes may differ only because `broker keys rotate` re-encrypted them.
-func (m *Manager) sameGrant(cur, read model.Connection, refreshToken string) bool {
-	if bytes.Equal(cur.Credentials, read.Credentials) {
-		return true
-	}
-	t, err := m.Token(context.Background(), cur)
-	return err == nil && t.RefreshToken == refreshToken
-}
-
 // persist stores the refreshed token (compare-and-swap) before anyone uses
 // it, retrying while the store is briefly unavailable: for a provider that
 // rotates refresh tokens the old one is already spent.
-func (m *Manager) persist(ctx context.Context, c model.Connection, p *providers.Provider, used string, tok model.Token, epoch uint64) (*Credential, error) {
-	ct, err := m.seal(c.ID, tok)
+func (m *Manager) persist(ctx context.Context, c model.Connection, p *providers.Provider, used string, tok model.Token, epoch cache.Epoch) (*Credential, error) {
+	ct, err := m.sealer.seal(c.ID, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +194,7 @@ func (m *Manager) persist(ctx context.Context, c model.Connection, p *providers.
 			gone = cur.Status
 			return cur, errGone
 		}
-		if !m.sameGrant(cur, c, used) {
+		if !m.sealer.sameGrant(cur, c, used) {
 			return cur, errSuperseded
 		}
 		cur.Credentials = ct
@@ -243,7 +233,7 @@ func (m *Manager) persist(ctx context.Context, c model.Connection, p *providers.
 
 // current re-reads a connection and returns its credential as stored.
 func (m *Manager) current(ctx context.Context, id string) (*Credential, error) {
-	epoch := m.epoch.Load()
+	epoch := m.cache.Epoch()
 	c, err := m.st.GetConnectionByID(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: reading connection: %w", err)
@@ -259,33 +249,16 @@ func (m *Manager) current(ctx context.Context, id string) (*Credential, error) {
 	return &e.cred, nil
 }
 
-// markReauth sets NEEDS_REAUTH (keeping the stored credential: nothing is
-// wiped), purges the cache and writes the webhook outbox entry. It answers
-// model.ErrNeedsReauth, or the stored credential when a reconnect replaced
-// the grant meanwhile.
+// markReauth marks the connection NEEDS_REAUTH (Lifecycle.markReauth) and
+// answers model.ErrNeedsReauth, or the stored credential when a reconnect
+// replaced the grant meanwhile.
 func (m *Manager) markReauth(ctx context.Context, c model.Connection, refreshToken, code string) (*Credential, error) {
-	now := m.now()
-	_, err := m.st.UpdateConnectionWithEvent(ctx, c.ID, func(cur model.Connection) (model.Connection, error) {
-		if cur.Status != model.StatusConnected || !m.sameGrant(cur, c, refreshToken) {
-			return cur, errSuperseded
-		}
-		cur.Status = model.StatusNeedsReauth
-		cur.LastError = code
-		cur.UpdatedAt = now
-		return cur, nil
-	}, func(_ *model.Connection, next model.Connection) (model.WebhookEvent, bool) {
-		// Written with the change, in its transaction (docs/webhooks.md).
-		return model.NewConnectionEvent(model.EventConnectionNeedsReauth, next, now), true
-	})
-	m.Purge(c.ID)
-	switch {
-	case errors.Is(err, errSuperseded):
+	err := m.Lifecycle.markReauth(ctx, c, refreshToken, code)
+	if errors.Is(err, errSuperseded) {
 		// Reconnected or disconnected meanwhile: answer what is stored now.
 		return m.current(ctx, c.ID)
-	case err != nil:
-		return nil, fmt.Errorf("tokens: marking connection NEEDS_REAUTH: %w", err)
 	}
-	return nil, fmt.Errorf("tokens: %w", model.ErrNeedsReauth)
+	return nil, err
 }
 
 // acquire takes the connection's refresh lease, polling with jittered

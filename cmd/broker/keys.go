@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/oauthbroker/broker/broker"
+	"github.com/oauthbroker/broker/broker/rotation"
 	"github.com/oauthbroker/broker/broker/secrets"
 )
 
@@ -35,7 +35,7 @@ func (c *cli) keysCmd() *cobra.Command {
 				return err
 			}
 			defer env.Close()
-			n, err := broker.RotateKeys(cmd.Context(), env.Store, env.Keys, batch)
+			n, err := rotation.Run(cmd.Context(), env.Store, env.Keys, batch)
 			if err != nil {
 				return err
 			}
@@ -43,7 +43,7 @@ func (c *cli) keysCmd() *cobra.Command {
 			return nil
 		},
 	}
-	rotate.Flags().IntVar(&batch, "batch", 100, "records per batch")
+	rotate.Flags().IntVar(&batch, "batch", rotation.DefaultBatch, "records per batch")
 	keys.AddCommand(rotate)
 	return keys
 }

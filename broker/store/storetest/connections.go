@@ -134,6 +134,7 @@ var connectionTests = []test{
 		_, err = s.GetConnectionByID(ctx, "con_missing")
 		wantErr(t, err, model.ErrNotFound, "GetConnectionByID of a missing id")
 	}},
+	{"FindByAccount", testFindConnection},
 	{"List", testListConnections},
 	{"Update", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
@@ -288,4 +289,50 @@ func testListConnections(t *testing.T, s store.Store) {
 		}
 		equal(t, got, []string{"con_01", "con_02", "con_03", "con_05", "con_06", "con_07"}, "paged ids")
 	})
+}
+
+// FindConnection answers exactly the connection an upsert of the same key
+// would update: every part of the key counts, the empty schedule included.
+func testFindConnection(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createApp(t, s, "app_a")
+	createApp(t, s, "app_b")
+	zoom := newConn("con_4", "app_a", "s1", "acct")
+	zoom.ProviderID = "zoom"
+	var stored []model.Connection
+	for _, c := range []model.Connection{
+		newConn("con_1", "app_a", "s1", "acct"),
+		newConn("con_2", "app_a", "s2", "acct"),
+		newConn("con_3", "app_a", "", "acct"),
+		zoom,
+		newConn("con_5", "app_b", "s1", "acct"),
+		newConn("con_6", "app_a", "s1", "acct2"),
+	} {
+		stored = append(stored, upsert(t, s, c))
+	}
+	for _, want := range stored {
+		got, err := s.FindConnection(ctx, store.KeyOf(want))
+		must(t, err, "FindConnection "+want.ID)
+		equal(t, got, want, "FindConnection "+want.ID)
+	}
+	for _, k := range []store.AccountKey{
+		{AppID: "app_a", ProviderID: "google", ScheduleID: "s1", AccountID: "acct3"},
+		{AppID: "app_a", ProviderID: "google", ScheduleID: "s3", AccountID: "acct"},
+		{AppID: "app_b", ProviderID: "zoom", ScheduleID: "s1", AccountID: "acct"},
+		{AppID: "app_c", ProviderID: "google", ScheduleID: "s1", AccountID: "acct"},
+	} {
+		_, err := s.FindConnection(ctx, k)
+		wantErr(t, err, model.ErrNotFound, fmt.Sprintf("FindConnection %+v", k))
+	}
+	// A reconnect updates the connection found, in place.
+	again := newConn("con_new", "app_a", "s1", "acct")
+	again.AccountName = "renamed"
+	up, created, err := s.UpsertConnectionWithEvent(ctx, again, seal, nil)
+	must(t, err, "UpsertConnection")
+	found, err := s.FindConnection(ctx, store.KeyOf(again))
+	must(t, err, "FindConnection after reconnect")
+	if created || found.ID != "con_1" || found.AccountName != "renamed" {
+		t.Fatalf("after reconnect: created %v, found %s named %q", created, found.ID, found.AccountName)
+	}
+	equal(t, found, up, "found vs upserted")
 }

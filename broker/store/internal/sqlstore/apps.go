@@ -114,6 +114,27 @@ func (s *Store) QueryApps(ctx context.Context, q store.AppQuery) ([]model.App, i
 	return apps, total, s.wrap("query apps", rows.Err())
 }
 
+// ListApps pages through every app in id order after afterID.
+func (s *Store) ListApps(ctx context.Context, afterID string, limit int) ([]model.App, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, s.wrap("list apps", err)
+	}
+	defer rows.Close()
+	var apps []model.App
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, s.wrap("list apps", err)
+		}
+		apps = append(apps, a)
+	}
+	return apps, s.wrap("list apps", rows.Err())
+}
+
 // UpdateApp is a compare-and-swap on Version: fn runs outside any
 // transaction (it may call the store), and its result is written only if the
 // app is still at the version fn saw; otherwise fn runs again on the fresh
@@ -293,4 +314,27 @@ func (s *Store) ListAppProviders(ctx context.Context, afterAppID, afterProviderI
 		ps = append(ps, p)
 	}
 	return ps, s.wrap("list app providers", rows.Err())
+}
+
+// ResealAppProvider is a compare-and-swap on the sealed client secret. No
+// change is announced: the secret it holds is the same, only the key that
+// seals it differs, and nothing caches the ciphertext.
+func (s *Store) ResealAppProvider(ctx context.Context, appID, providerID string, fn func(sealed []byte) ([]byte, error)) error {
+	_, err := updateCAS(ctx, s, "reseal app provider",
+		func() ([]byte, error) {
+			p, err := s.GetAppProvider(ctx, appID, providerID)
+			return p.ClientSecret, err
+		},
+		fn,
+		func(tx *sql.Tx, old, next []byte) error {
+			// IS NOT DISTINCT FROM: "no secret" (NULL) equals itself.
+			res, err := tx.ExecContext(ctx, `UPDATE app_providers SET client_secret = $1
+				WHERE app_id = $2 AND provider_id = $3 AND client_secret IS NOT DISTINCT FROM $4`,
+				blob(next), appID, providerID, blob(old))
+			if err != nil {
+				return err
+			}
+			return affected(res, model.ErrStale)
+		})
+	return err
 }

@@ -36,6 +36,21 @@ func scanConn(sc scanner) (model.Connection, error) {
 	return c, err
 }
 
+// findConnection reads a connection by its unique key (app, provider,
+// schedule, account): the unique index connections_account answers it.
+const findConnection = `SELECT ` + connColumns + ` FROM connections
+	WHERE app_id = $1 AND provider_id = $2 AND schedule_id = $3 AND account_id = $4`
+
+func accountArgs(k store.AccountKey) []any {
+	return []any{k.AppID, k.ProviderID, k.ScheduleID, k.AccountID}
+}
+
+// FindConnection returns the connection of an account, or model.ErrNotFound.
+func (s *Store) FindConnection(ctx context.Context, k store.AccountKey) (model.Connection, error) {
+	c, err := scanConn(s.r.QueryRowContext(ctx, findConnection, accountArgs(k)...))
+	return c, s.wrap("find connection", err)
+}
+
 // upsertAttempts bounds the retries of UpsertConnection when two callers
 // create the same account at once and one loses the unique key race.
 const upsertAttempts = 3
@@ -68,9 +83,7 @@ func (s *Store) upsertOnce(ctx context.Context, c model.Connection, seal func(id
 	}
 	var created bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := scanConn(tx.QueryRowContext(ctx, `SELECT `+connColumns+` FROM connections
-			WHERE app_id = $1 AND provider_id = $2 AND schedule_id = $3 AND account_id = $4`+s.d.ForUpdate,
-			c.AppID, c.ProviderID, c.ScheduleID, c.AccountID))
+		old, err := scanConn(tx.QueryRowContext(ctx, findConnection+s.d.ForUpdate, accountArgs(store.KeyOf(c))...))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
