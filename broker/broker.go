@@ -64,6 +64,8 @@ type Broker struct {
 	// proxyBase is the transport to providers' APIs built from proxy:
 	// the proxy's and the calendar adapters' calls go through it.
 	proxyBase *http.Transport
+	// keepAlive is the keep-alive sweep started (zero: none).
+	keepAlive config.KeepAlive
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -94,7 +96,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		now = time.Now
 	}
 	if b.store == nil {
-		st, err := OpenStore(ctx, cfg)
+		st, err := OpenStore(ctx, cfg, b.logger)
 		if err != nil {
 			return nil, err
 		}
@@ -295,10 +297,9 @@ func (b *Broker) startBackground(ctx context.Context, cfg *config.Config) {
 	}
 	// Every replica delivers: claims are exclusive in the store.
 	b.goLoop(func() { b.webhooks.Run(ctx) })
-	if cfg.Refresh.KeepAlive.Enabled {
-		b.goLoop(func() {
-			b.tokens.RunKeepAlive(ctx, cfg.Refresh.KeepAlive.Interval.D(), cfg.Refresh.KeepAlive.IdleAfter.D())
-		})
+	if ka := cfg.Refresh.KeepAlive; ka.Enabled {
+		b.keepAlive = ka
+		b.goLoop(func() { b.tokens.RunKeepAlive(ctx, ka.Interval.D(), ka.IdleAfter.D()) })
 	}
 	b.goLoop(func() {
 		t := time.NewTicker(time.Minute)
@@ -332,10 +333,10 @@ func (b *Broker) ListenAndServe(ctx context.Context) error {
 	return b.Serve(ctx, ln)
 }
 
-// Serve is ListenAndServe on a given listener.
-func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
+// httpServer is the server Serve runs, bounded by server.*.
+func (b *Broker) httpServer() *http.Server {
 	s := b.cfg.Server
-	srv := &http.Server{
+	return &http.Server{
 		Handler:           b.engine,
 		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
 		ReadTimeout:       s.ReadTimeout.D(),
@@ -344,6 +345,12 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    int(s.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(b.logger.Handler(), slog.LevelWarn),
 	}
+}
+
+// Serve is ListenAndServe on a given listener.
+func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
+	s := b.cfg.Server
+	srv := b.httpServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if h := b.tel.MetricsHandler(); h != nil && b.cfg.Telemetry.MetricsListen != "" {

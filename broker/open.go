@@ -19,11 +19,12 @@ import (
 )
 
 // OpenStore opens the backend chosen by store.driver. It is the only place
-// that does (docs/architecture.md).
-func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+// that does (docs/architecture.md). logger receives the store's notices
+// (PostgreSQL's change-feed reconnects); nil = none.
+func OpenStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":
-		return postgres.Open(ctx, cfg.Store.DSN, postgres.Options{MaxConns: cfg.Store.MaxConns})
+		return postgres.Open(ctx, cfg.Store.DSN, postgres.Options{MaxConns: cfg.Store.MaxConns, Logger: logger})
 	case "sqlite", "":
 		return sqlite.Open(ctx, cfg.SQLitePath(), sqlite.Options{})
 	default:

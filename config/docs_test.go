@@ -117,5 +117,8 @@ func sameValue(a, b reflect.Value) bool {
 	if a.Kind() == reflect.Slice && a.Len() == 0 && b.Len() == 0 {
 		return true // [] and a missing list are the same empty list
 	}
+	if ra, ok := a.Interface().(Rate); ok {
+		return ra.String() == b.Interface().(Rate).String() // every "off" is one rate
+	}
 	return reflect.DeepEqual(a.Interface(), b.Interface())
 }

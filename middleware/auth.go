@@ -118,7 +118,9 @@ func NewAuthenticator(o AuthOptions) (*Authenticator, error) {
 // Options are the options the Authenticator was built with, as given, but
 // without the admin tokens: it keeps only their hashes.
 func (a *Authenticator) Options() AuthOptions {
-	return a.opts
+	o := a.opts
+	o.Store, o.CacheTTL = a.store, a.ttl
+	return o
 }
 
 func hashToken(t string) []byte {

@@ -78,8 +78,13 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// Options are the options the Service was built with, as given.
-func (s *Service) Options() Options { return s.opts }
+// Options are the options the Service runs with, read back from what it
+// uses where it keeps them apart.
+func (s *Service) Options() Options {
+	o := s.opts
+	o.Store, o.Keys, o.Providers, o.WebhookSecretGrace, o.AllowInsecureLoopback = s.store, s.keys, s.providers, s.grace, s.loopback
+	return o
+}
 
 // Create registers an app and returns it with its client secret and webhook
 // signing secret. Neither secret can be read back later: the client secret is

@@ -117,8 +117,13 @@ func New(o Options) (*Service, error) {
 	}, nil
 }
 
-// Options are the options the Service was built with, as given.
-func (s *Service) Options() Options { return s.opts }
+// Options are the options the Service runs with, read back from what it
+// uses where it keeps them apart.
+func (s *Service) Options() Options {
+	o := s.opts
+	o.Store, o.Tokens, o.Providers, o.State, o.HTTPClient, o.MaxPendingSessions = s.st, s.tok, s.reg, s.signer, s.hc, s.pending
+	return o
+}
 
 // CallbackURL is the redirect_uri the broker registers with providers.
 func (s *Service) CallbackURL() string { return s.callback }

@@ -133,8 +133,13 @@ func New(o Options) (*Proxy, error) {
 	return p, nil
 }
 
-// Options are the options the Proxy was built with, as given.
-func (p *Proxy) Options() Options { return p.opts }
+// Options are the options the Proxy runs with, read back from what it
+// uses, so a value replaced on the way would show.
+func (p *Proxy) Options() Options {
+	o := p.opts
+	o.Creds, o.Timeout, o.MaxRequestBody, o.RetryBodyLimit = p.creds, p.timeout, p.maxBody, p.retryLimit
+	return o
+}
 
 // call is one proxied request's state, carried from ServeProxy to Rewrite
 // and the transport by the request context (it is that context).

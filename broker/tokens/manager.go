@@ -185,8 +185,14 @@ func New(o Options) (*Manager, error) {
 	return m, nil
 }
 
-// Options are the options the Manager was built with, as given.
-func (m *Manager) Options() Options { return m.opts }
+// Options are the options the Manager runs with, read back from what it
+// uses, so a value replaced on the way would show.
+func (m *Manager) Options() Options {
+	o := m.opts
+	o.HTTPClient, o.ExpiryMargin, o.LeaseTTL, o.RefreshTimeout = m.hc, m.margin, m.ttl, m.timeout
+	o.RetryDelays, o.Holder, o.RejectedCooldown = m.delays, m.holder, m.cooldown
+	return o
+}
 
 // Holder is the name this Manager uses in refresh leases.
 func (m *Manager) Holder() string { return m.holder }

@@ -76,7 +76,6 @@ const (
 // Worker delivers due outbox events. Every replica runs one.
 type Worker struct {
 	o      Options
-	given  Options // as New was given them, for Options
 	client *http.Client
 	wake   chan struct{}
 }
@@ -94,7 +93,6 @@ func New(o Options) (*Worker, error) {
 	case o.Retention < 0 || o.FailedRetention < 0:
 		return nil, errors.New("webhooks: Retention and FailedRetention must not be negative")
 	}
-	given := o
 	if o.Schedule == nil {
 		o.Schedule = Schedule
 	}
@@ -108,11 +106,11 @@ func New(o Options) (*Worker, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	client := o.Telemetry.Client(NewClient(o.Timeout, netguard.Control(o.AllowLoopback)), telemetry.HideServerAddress())
-	return &Worker{o: o, given: given, client: client, wake: make(chan struct{}, 1)}, nil
+	return &Worker{o: o, client: client, wake: make(chan struct{}, 1)}, nil
 }
 
-// Options are the options the Worker was built with, as given.
-func (w *Worker) Options() Options { return w.given }
+// Options are the options the Worker runs with.
+func (w *Worker) Options() Options { return w.o }
 
 func jitter(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()*2-1)*JitterFraction*float64(d))

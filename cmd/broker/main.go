@@ -115,7 +115,7 @@ func (c *cli) open(ctx context.Context) (*runtimeEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := broker.OpenStore(ctx, cfg)
+	st, err := broker.OpenStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
