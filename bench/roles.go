@@ -63,6 +63,14 @@ var upstreamBody = []byte(`{"kind":"calendar#events","summary":"bench","items":[
 // it issued (and "fixed", the bare proxies' header) until they expire, and a
 // token endpoint that refreshes.
 func runUpstream(lifetime time.Duration) {
+	ln := listen()
+	fmt.Printf("READY %s\n", ln.Addr())
+	fatal(server(upstreamMux(lifetime)).Serve(ln))
+}
+
+// upstreamMux is the upstream's handler (also served in-process by the
+// hot-path benchmark).
+func upstreamMux(lifetime time.Duration) *http.ServeMux {
 	var valid sync.Map // access token -> expiry (unix nanos; 0 = never)
 	valid.Store("fixed", int64(0))
 	var n, tokenCalls, apiCalls, unauthorized atomic.Int64
@@ -102,9 +110,7 @@ func runUpstream(lifetime time.Duration) {
 			"tokenCalls": tokenCalls.Load(), "apiCalls": apiCalls.Load(), "unauthorized": unauthorized.Load(),
 		})
 	})
-	ln := listen()
-	fmt.Printf("READY %s\n", ln.Addr())
-	fatal(server(mux).Serve(ln))
+	return mux
 }
 
 // runBare is the reference: a bare httputil.ReverseProxy that sets a fixed
@@ -112,6 +118,13 @@ func runUpstream(lifetime time.Duration) {
 // pool; otherwise everything is Go's default (http.DefaultTransport keeps
 // only 2 idle connections per host).
 func runBare(upstream string, tuned bool) {
+	rp := bareProxy(upstream, tuned)
+	ln := listen()
+	fmt.Printf("READY %s\n", ln.Addr())
+	fatal(server(rp).Serve(ln))
+}
+
+func bareProxy(upstream string, tuned bool) *httputil.ReverseProxy {
 	target, err := url.Parse(upstream + "/api")
 	if err != nil {
 		fatal(err)
@@ -127,9 +140,7 @@ func runBare(upstream string, tuned bool) {
 		rp.Transport = proxy.NewTransport(config.DefaultResponseHeaderTimeout, 0)
 		rp.BufferPool = &bufferPool{}
 	}
-	ln := listen()
-	fmt.Printf("READY %s\n", ln.Addr())
-	fatal(server(rp).Serve(ln))
+	return rp
 }
 
 // bufferPool is the bare-tuned proxy's copy buffer pool.
@@ -150,12 +161,35 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put((*[32 << 10]byte)(buf[:32<<10])) 
 // app and one connection whose token is refreshed on first use and then
 // whenever it comes within margin of its expiry.
 func runBroker(upstream string, margin time.Duration, logLevel, variant, collector string) {
-	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "broker-bench-")
 	if err != nil {
 		fatal(err)
 	}
 	defer os.RemoveAll(dir)
+	api, secret, connID := newBroker(dir, upstream, margin, logLevel, variant, collector)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /__bench/mem", memHandler)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	// The harness's own routes are picked by a prefix test, not by routing
+	// every proxied request through a ServeMux first: that cost 1.3% of the
+	// broker's CPU in a profile, which the bare proxies do not pay.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/__bench/") || strings.HasPrefix(r.URL.Path, "/debug/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+	ln := listen()
+	fmt.Printf("READY %s %s %s\n", ln.Addr(), secret, connID)
+	fatal(server(h).Serve(ln))
+}
+
+// newBroker builds the broker of the broker role on a SQLite file in dir
+// and returns its handler, the app's secret and the connection's id.
+func newBroker(dir, upstream string, margin time.Duration, logLevel, variant, collector string) (http.Handler, string, string) {
+	ctx := context.Background()
 	cfg := config.Default()
 	cfg.Server.DataDir = dir
 	cfg.Server.AllowInsecureLoopback = true
@@ -213,24 +247,7 @@ func runBroker(upstream string, margin time.Duration, logLevel, variant, collect
 	if err != nil {
 		fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /__bench/mem", memHandler)
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	api := b.Handler()
-	// The harness's own routes are picked by a prefix test, not by routing
-	// every proxied request through a ServeMux first: that cost 1.3% of the
-	// broker's CPU in a profile, which the bare proxies do not pay.
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/__bench/") || strings.HasPrefix(r.URL.Path, "/debug/") {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	})
-	ln := listen()
-	fmt.Printf("READY %s %s %s\n", ln.Addr(), secret, conn.ID)
-	fatal(server(h).Serve(ln))
+	return b.Handler(), secret, conn.ID
 }
 
 // telemetryVariants are the broker's telemetry settings the harness

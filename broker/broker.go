@@ -17,7 +17,6 @@ import (
 	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/demo"
 	"github.com/oauthbroker/broker/broker/events"
-	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/telemetry"
@@ -209,7 +208,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		Store: b.store, Tokens: b.tokens, Providers: reg, Rooms: registry.Rooms(),
 		HTTPClient: &http.Client{Transport: proxyTransport, Timeout: cfg.Proxy.Timeout.D(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		CursorKey: cursorKey(cfg), Now: now,
+		CursorKey: cursorKey(cfg), Now: now, Telemetry: b.tel,
+		CallTimeout: events.DefaultCallTimeout, ListTimeout: events.DefaultListTimeout, PerAccount: events.DefaultPerAccount,
 	})
 	if err != nil {
 		return nil, err
@@ -237,11 +237,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	if h := b.tel.MetricsHandler(); h != nil && cfg.Telemetry.MetricsListen == "" {
 		b.engine.GET(MetricsPath, gin.WrapH(h))
 	}
-	// Unknown paths answer with the error envelope too, not Gin's text page,
-	// and are measured and logged like any request: a scan leaves a trace.
-	b.engine.NoRoute(append(b.middlewares(), func(c *gin.Context) {
-		middleware.Fail(c, model.Errorf(model.CodeNotFound, "no such endpoint"))
-	})...)
+	// Unknown paths answer with the error envelope too, not Gin's text page
+	// or its trailing-slash redirect (a 301 with an HTML body, which also
+	// turns a proxied POST into a GET), and are measured and logged like any
+	// request: a scan leaves a trace.
+	b.engine.RedirectTrailingSlash = false
+	b.engine.NoRoute(append(b.middlewares(), api.NoRoute)...)
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel = cancel

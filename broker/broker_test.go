@@ -37,7 +37,7 @@ func newEngine(t *testing.T, edit func(*config.Config)) *gin.Engine {
 		edit(cfg)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := broker.PrepareSecrets(cfg, quiet, nil); err != nil {
+	if err := broker.PrepareSecrets(cfg, quiet); err != nil {
 		t.Fatal(err)
 	}
 	b, err := broker.New(context.Background(), cfg, broker.Options{Logger: quiet})

@@ -12,11 +12,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauthbroker/broker/broker/api"
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/demo"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/config"
-	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -42,7 +42,7 @@ func (b *Broker) mountDemo(g gin.IRouter) {
 	if b.demo == nil {
 		return
 	}
-	limit := middleware.RateLimitByKey(b.cfg.Security.RateLimits.Browser.PerSecond(), b.cfg.Security.RateLimits.Browser.Events, middleware.KeyByClientIP)
+	limit := api.BrowserRateLimit(b.cfg.Security.RateLimits.Browser)
 	h := gin.WrapH(b.demo.Handler())
 	g.Any(demo.Path+"/*path", limit, h)
 }

@@ -60,7 +60,7 @@ func newDemoBroker(t *testing.T, edit func(*config.Config)) *demoBroker {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := broker.PrepareSecrets(cfg, quiet, nil); err != nil {
+	if err := broker.PrepareSecrets(cfg, quiet); err != nil {
 		t.Fatal(err)
 	}
 	b, err := broker.New(context.Background(), cfg, broker.Options{Logger: quiet, Now: d.Now})

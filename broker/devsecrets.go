@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -19,20 +18,52 @@ import (
 // DevSecretsFile is where development secrets live, inside server.dataDir.
 const DevSecretsFile = "dev-secrets.json"
 
-type devSecrets struct {
+type devSecretsFile struct {
 	StateKey      string `json:"stateKey"`
 	EncryptionKey string `json:"encryptionKey"`
 	AdminToken    string `json:"adminToken"`
 }
 
-// PrepareSecrets fills every empty key and the empty admin token from the
+// DevSecrets says what FillDevSecrets did.
+type DevSecrets struct {
+	// Path is the development secrets file.
+	Path string
+	// InUse: at least one secret of the config came from it.
+	InUse bool
+	// Created: the file was generated just now.
+	Created bool
+	// NewAdminToken is the development admin token when it was generated
+	// just now and is in use: the caller shows it once, on the terminal of
+	// the developer who started the broker (the CLI: its stderr), and
+	// never logs it. Nothing here writes it anywhere.
+	NewAdminToken string
+}
+
+// PrepareSecrets is FillDevSecrets for a server start: it warns once on
+// logger when development keys are in use. One-shot commands call
+// FillDevSecrets and say something only when keys were generated.
+func PrepareSecrets(cfg *config.Config, logger *slog.Logger) error {
+	dev, err := FillDevSecrets(cfg)
+	if err != nil {
+		return err
+	}
+	if dev.InUse && logger != nil {
+		WarnDevSecrets(logger, dev)
+	}
+	return nil
+}
+
+// WarnDevSecrets is the loud warning that development keys are in use.
+func WarnDevSecrets(logger *slog.Logger, dev DevSecrets) {
+	logger.Warn("DEVELOPMENT KEYS IN USE: state, encryption and admin secrets come from "+dev.Path+
+		"; never use them in production (set server.production: true to refuse them)", "file", dev.Path)
+}
+
+// FillDevSecrets fills every empty key and the empty admin token from the
 // development secrets file, creating it (mode 0600) on first use, so a fresh
 // clone serves with no environment at all. In production an empty secret is
-// an error instead: development keys are never used there. The admin token
-// it generates is written once to notice (the CLI: its stderr, the
-// developer's terminal), never to the logger; nil notice: not shown. A nil
-// logger logs nothing.
-func PrepareSecrets(cfg *config.Config, logger *slog.Logger, notice io.Writer) error {
+// an error instead: development keys are never used there.
+func FillDevSecrets(cfg *config.Config) (DevSecrets, error) {
 	missing := cfg.Security.AdminToken == ""
 	for _, k := range cfg.Security.StateKeys {
 		missing = missing || k.Secret == ""
@@ -44,15 +75,15 @@ func PrepareSecrets(cfg *config.Config, logger *slog.Logger, notice io.Writer) e
 		missing = true
 	}
 	if !missing {
-		return nil
+		return DevSecrets{}, nil
 	}
 	if cfg.Server.Production {
-		return errors.New("broker: production refuses development keys: set security.adminToken, security.stateKeys and security.encryptionKeys")
+		return DevSecrets{}, errors.New("broker: production refuses development keys: set security.adminToken, security.stateKeys and security.encryptionKeys")
 	}
 	path := filepath.Join(cfg.Server.DataDir, DevSecretsFile)
 	dev, created, err := loadOrCreateDevSecrets(path)
 	if err != nil {
-		return err
+		return DevSecrets{}, err
 	}
 	if len(cfg.Security.StateKeys) == 0 {
 		cfg.Security.StateKeys = []config.Key{{ID: "dev"}}
@@ -70,24 +101,18 @@ func PrepareSecrets(cfg *config.Config, logger *slog.Logger, notice io.Writer) e
 			cfg.Security.EncryptionKeys[i].Key = dev.EncryptionKey
 		}
 	}
+	out := DevSecrets{Path: path, InUse: true, Created: created}
 	if cfg.Security.AdminToken == "" {
 		cfg.Security.AdminToken = dev.AdminToken
-		if created && notice != nil {
-			// Shown once, on the terminal of the developer who started it:
-			// this is how a fresh clone gets its first admin call.
-			fmt.Fprintf(notice, "\n  Development admin token (also in %s):\n\n    %s\n\n", path, dev.AdminToken)
+		if created {
+			out.NewAdminToken = dev.AdminToken
 		}
 	}
-	if logger == nil {
-		return nil
-	}
-	logger.Warn("DEVELOPMENT KEYS IN USE: state, encryption and admin secrets come from "+path+
-		"; never use them in production (set server.production: true to refuse them)", "file", path)
-	return nil
+	return out, nil
 }
 
-func loadOrCreateDevSecrets(path string) (devSecrets, bool, error) {
-	var dev devSecrets
+func loadOrCreateDevSecrets(path string) (devSecretsFile, bool, error) {
+	var dev devSecretsFile
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if err := json.Unmarshal(b, &dev); err != nil || dev.StateKey == "" || dev.EncryptionKey == "" || dev.AdminToken == "" {
@@ -98,7 +123,7 @@ func loadOrCreateDevSecrets(path string) (devSecrets, bool, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return dev, false, fmt.Errorf("broker: read development secrets: %w", err)
 	}
-	dev = devSecrets{
+	dev = devSecretsFile{
 		StateKey:      randomB64(32),
 		EncryptionKey: randomB64(32),
 		AdminToken:    "bka_" + model.RandomToken(32),

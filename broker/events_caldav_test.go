@@ -101,13 +101,14 @@ func TestEventsThroughCalDAVAdapter(t *testing.T) {
 		Events []map[string]any
 	}
 	_ = json.Unmarshal(raw, &page)
-	var got []string
+	var got, order []string
 	ids := map[string]bool{}
 	for _, e := range page.Events {
 		if e["connectionId"] != id || e["providerId"] != "caldav" || ids[e["id"].(string)] {
 			t.Fatalf("event %v", e)
 		}
 		ids[e["id"].(string)] = true
+		order = append(order, e["id"].(string))
 		delete(e, "id")
 		delete(e, "connectionId")
 		delete(e, "providerId")
@@ -126,6 +127,43 @@ func TestEventsThroughCalDAVAdapter(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Broker pages of 2 read the same events in the same order.
+	q.Set("limit", "2")
+	var paged []string
+	path := "/v1/events?" + q.Encode()
+	for range 10 {
+		var pg struct {
+			Events         []struct{ ID string }
+			PagingMetadata struct {
+				Cursor  string
+				HasNext bool
+			}
+		}
+		if code := d.call(t, "GET", path, nil, &pg); code != 200 || pg.PagingMetadata.HasNext && len(pg.Events) != 2 {
+			t.Fatalf("page: %d %+v", code, pg)
+		}
+		for _, e := range pg.Events {
+			paged = append(paged, e.ID)
+		}
+		if !pg.PagingMetadata.HasNext {
+			break
+		}
+		path = "/v1/events?" + url.Values{"scheduleId": {"s1"}, "cursor": {pg.PagingMetadata.Cursor}, "limit": {"2"},
+			"timeZone": {"Europe/Berlin"}, "fieldset": {"OWN_PI"}}.Encode()
+	}
+	if !slices.Equal(paged, order) {
+		t.Fatalf("paged %v, want %v", paged, order)
+	}
+	q.Set("limit", "1000")
+
+	// One 401 on the REPORT: the broker asks its token manager again and
+	// retries once, the REPORT's body sent again, and the listing is whole.
+	dav.FailNextOn("REPORT", 401)
+	var again struct{ Events []json.RawMessage }
+	if code := d.call(t, "GET", "/v1/events?"+q.Encode(), nil, &again); code != 200 || len(again.Events) != len(want) {
+		t.Fatalf("after one 401: %d, %d events", code, len(again.Events))
 	}
 
 	// Free/busy: neither the free trip nor the cancelled instance counts.

@@ -116,7 +116,16 @@ func newSecretProvider(t *testing.T) *secretProvider {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"items":[]}`)
+		switch {
+		// The events adapter (Google Calendar v3's wire format).
+		case r.URL.Path == "/api/users/me/calendarList":
+			_, _ = io.WriteString(w, `{"items":[{"id":"primary-cal","summary":"Ada","primary":true,"accessRole":"owner","timeZone":"UTC"}]}`)
+		case strings.HasPrefix(r.URL.Path, "/api/calendars/"):
+			_, _ = io.WriteString(w, `{"items":[{"id":"ev1","status":"confirmed","summary":"Dentist",`+
+				`"start":{"dateTime":"2026-03-04T10:00:00Z"},"end":{"dateTime":"2026-03-04T11:00:00Z"},"updated":"2026-03-01T00:00:00Z"}]}`)
+		default:
+			_, _ = io.WriteString(w, `{"items":[]}`)
+		}
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -173,7 +182,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// No secret escapes: connect, refresh, proxy and webhook delivery run
+// No secret escapes: connect, refresh, proxy, events, free/busy and webhook delivery run
 // through the real HTTP stack with every secret a known value, and no log
 // line (debug, text and JSON), no span (name, attributes, events, status,
 // resource) and nothing on /metrics contains one.
@@ -202,7 +211,7 @@ func TestNoSecretEscapes(t *testing.T) {
 		ClientID: "acme-client", ClientSecret: sentClientSecret,
 		AuthURL: prov.url + "/authorize", TokenURL: prov.url + "/token",
 		UserInfoURL: prov.url + "/userinfo", APIBaseURL: prov.url + "/api",
-		Scopes: []string{"read"}, PKCE: &yes,
+		Scopes: []string{"read"}, PKCE: &yes, Events: "google",
 	}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -322,6 +331,14 @@ func TestNoSecretEscapes(t *testing.T) {
 	if refreshed != 1 {
 		t.Fatalf("%d refreshes, want 1", refreshed)
 	}
+	// Events and free/busy: the adapter's calls carry the access token.
+	for _, path := range []string{"/v1/events?fieldset=OWN_PI&", "/v1/freebusy?"} {
+		code, body := call("GET", path+"scheduleId=s1&from=2026-03-04T00:00:00Z&to=2026-03-05T00:00:00Z",
+			"key:"+appKey, nil)
+		if code != 200 {
+			t.Fatalf("%s: %d %v", path, code, body)
+		}
+	}
 	// A wrong credential, a wrong admin token and a scan of unknown paths
 	// are logged too.
 	call("GET", "/proxy/"+conn+"/items", "key:"+appKey+"x", nil)
@@ -341,7 +358,7 @@ func TestNoSecretEscapes(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Contains(metrics, []byte("broker_token_refreshes_total")) || !bytes.Contains(metrics, []byte("broker_webhook_deliveries_total")) ||
+	if !bytes.Contains(metrics, []byte("broker_token_refreshes_total")) || !bytes.Contains(metrics, []byte("broker_webhook_deliveries_total")) || !bytes.Contains(metrics, []byte("broker_events_fanout_duration")) ||
 		!bytes.Contains(metrics, []byte(`broker_connect_flows_total{provider="acme",result="connected"}`)) {
 		t.Errorf("/metrics lacks the flows this test ran:\n%s", metrics)
 	}
@@ -367,7 +384,7 @@ func TestNoSecretEscapes(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"POST /v1/connect/oauth", "GET /oauth/callback", "broker.token.refresh", "broker.webhook.deliver", "HTTP POST", "HTTP GET"} {
+	for _, want := range []string{"POST /v1/connect/oauth", "GET /oauth/callback", "broker.token.refresh", "broker.webhook.deliver", "GET /v1/events", "GET /v1/freebusy", "broker.events.call", "HTTP POST", "HTTP GET"} {
 		if !names[want] {
 			t.Errorf("no span %q among %v", want, keys(names))
 		}

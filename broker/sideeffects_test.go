@@ -24,9 +24,9 @@ func TestMain(m *testing.M) {
 }
 
 // broker.New changes nothing process-wide and writes to nothing it was not
-// given: Gin's mode stays the embedding process's, and with no Logger and no
-// notice writer nothing reaches stdout or stderr, the first start's
-// development admin token included.
+// given: Gin's mode stays the embedding process's, and with no Logger
+// nothing reaches stdout or stderr, development keys generated on the way
+// included.
 func TestNewHasNoGlobalSideEffects(t *testing.T) {
 	const mode = gin.TestMode
 	gin.SetMode(mode)
@@ -34,7 +34,7 @@ func TestNewHasNoGlobalSideEffects(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.Server.DataDir = t.TempDir()
-	if err := broker.PrepareSecrets(cfg, nil, nil); err != nil {
+	if err := broker.PrepareSecrets(cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	b, err := broker.New(context.Background(), cfg, broker.Options{})
@@ -58,29 +58,32 @@ func TestNewHasNoGlobalSideEffects(t *testing.T) {
 	}
 }
 
-// PrepareSecrets shows a generated development admin token once, on the
-// writer it is given (the CLI's stderr), never in a log line.
-func TestDevelopmentAdminTokenGoesToTheNoticeWriter(t *testing.T) {
-	var notice, logs bytes.Buffer
+// A generated development admin token is handed back to the caller (the
+// CLI shows it once on its stderr), never written by package broker nor
+// logged; a second start has nothing new to show.
+func TestDevelopmentAdminTokenIsReturnedNotWritten(t *testing.T) {
+	stderr := capture(t, &os.Stderr)
+	var logs bytes.Buffer
 	cfg := config.Default()
 	cfg.Server.DataDir = t.TempDir()
-	if err := broker.PrepareSecrets(cfg, slog.New(slog.NewTextHandler(&logs, nil)), &notice); err != nil {
+	dev, err := broker.FillDevSecrets(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(notice.Bytes(), []byte(cfg.Security.AdminToken)) {
-		t.Fatalf("notice %q lacks the generated admin token", notice.String())
+	broker.WarnDevSecrets(slog.New(slog.NewTextHandler(&logs, nil)), dev)
+	if dev.NewAdminToken == "" || dev.NewAdminToken != cfg.Security.AdminToken {
+		t.Fatalf("NewAdminToken %q, the config's %q", dev.NewAdminToken, cfg.Security.AdminToken)
 	}
-	if bytes.Contains(logs.Bytes(), []byte(cfg.Security.AdminToken)) {
+	if bytes.Contains(logs.Bytes(), []byte(dev.NewAdminToken)) {
 		t.Fatal("the admin token is in a log line")
 	}
-	notice.Reset()
 	again := config.Default()
 	again.Server.DataDir = cfg.Server.DataDir
-	if err := broker.PrepareSecrets(again, nil, &notice); err != nil {
-		t.Fatal(err)
+	if dev, err = broker.FillDevSecrets(again); err != nil || dev.NewAdminToken != "" {
+		t.Fatalf("second start: %q, %v", dev.NewAdminToken, err)
 	}
-	if notice.Len() != 0 {
-		t.Fatalf("shown again on the second start: %q", notice.String())
+	if out := stderr(); out != "" {
+		t.Errorf("written to stderr: %q", out)
 	}
 }
 

@@ -193,7 +193,7 @@ func testConfig(t *testing.T, edit func(*config.Config)) *config.Config {
 	if edit != nil {
 		edit(cfg)
 	}
-	if err := broker.PrepareSecrets(cfg, quietLogger(), nil); err != nil {
+	if err := broker.PrepareSecrets(cfg, quietLogger()); err != nil {
 		t.Fatal(err)
 	}
 	return cfg

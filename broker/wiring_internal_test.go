@@ -66,7 +66,7 @@ func TestEveryKeyReachesItsComponent(t *testing.T) {
 func wiringConfig(t *testing.T) *config.Config {
 	cfg := config.Default()
 	cfg.Server.DataDir = t.TempDir()
-	if err := PrepareSecrets(cfg, nil, nil); err != nil {
+	if err := PrepareSecrets(cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	return cfg

@@ -39,6 +39,10 @@ type Server struct {
 	// X-Forwarded-For the broker believes when it takes a client's address
 	// (browser rate limits, logs). Empty: none, the peer address is used.
 	TrustedProxies []string `yaml:"trustedProxies"`
+
+	// publicURLFromListen: publicUrl was not set, so it is the one
+	// PublicURLFor derives from listen, and SetListen moves it along.
+	publicURLFromListen bool
 }
 
 // Store selects the backend.

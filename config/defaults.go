@@ -22,7 +22,6 @@ const (
 // a key missing from broker.yaml keeps its default.
 const (
 	DefaultListen                 = "127.0.0.1:8080"
-	DefaultPublicURL              = "http://localhost:8080"
 	DefaultDataDir                = "./data"
 	DefaultShutdownGrace          = 20 * time.Second
 	DefaultReadHeaderTimeout      = 5 * time.Second
@@ -75,15 +74,16 @@ const (
 func Default() *Config {
 	return &Config{
 		Server: Server{
-			Listen:            DefaultListen,
-			PublicURL:         DefaultPublicURL,
-			DataDir:           DefaultDataDir,
-			ShutdownGrace:     Duration(DefaultShutdownGrace),
-			ReadHeaderTimeout: Duration(DefaultReadHeaderTimeout),
-			ReadTimeout:       Duration(DefaultReadTimeout),
-			WriteTimeout:      Duration(DefaultWriteTimeout),
-			IdleTimeout:       Duration(DefaultIdleTimeout),
-			MaxHeaderBytes:    DefaultMaxHeaderBytes,
+			Listen:              DefaultListen,
+			PublicURL:           PublicURLFor(DefaultListen), // http://localhost:8080
+			publicURLFromListen: true,
+			DataDir:             DefaultDataDir,
+			ShutdownGrace:       Duration(DefaultShutdownGrace),
+			ReadHeaderTimeout:   Duration(DefaultReadHeaderTimeout),
+			ReadTimeout:         Duration(DefaultReadTimeout),
+			WriteTimeout:        Duration(DefaultWriteTimeout),
+			IdleTimeout:         Duration(DefaultIdleTimeout),
+			MaxHeaderBytes:      DefaultMaxHeaderBytes,
 		},
 		Store: Store{Driver: DefaultStoreDriver, MaxConns: DefaultMaxConns},
 		Security: Security{

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"sort"
 	"strings"
 )
@@ -47,4 +48,38 @@ func (v ValidationErrors) sorted() ValidationErrors {
 		return v[i].Message < v[j].Message
 	})
 	return v
+}
+
+// Check is the one pass that finds every problem: cfg and loadErr are what
+// Load or Parse returned (after any command-line overrides were applied to
+// cfg), and Check adds what Validate finds to the problems of loading. A
+// validation problem at a path that loading already named is left out:
+// that key is at its default only because its value was refused. A loadErr
+// that is not ValidationErrors (an unreadable file, a YAML syntax error) is
+// returned as it is, since then there is no config to validate.
+func Check(cfg *Config, loadErr error) error {
+	var all ValidationErrors
+	if loadErr != nil {
+		if !errors.As(loadErr, &all) || cfg == nil {
+			return loadErr
+		}
+		all = append(ValidationErrors(nil), all...)
+	}
+	refused := make(map[string]bool, len(all))
+	for _, e := range all {
+		refused[e.Path] = true
+	}
+	var more ValidationErrors
+	if err := cfg.Validate(); err != nil && !errors.As(err, &more) {
+		return err
+	}
+	for _, e := range more {
+		if !refused[e.Path] {
+			all = append(all, e)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return all.sorted()
 }

@@ -12,11 +12,12 @@ import (
 var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Expand replaces ${NAME} and ${NAME:-default} in s with values from lookup
-// (os.LookupEnv in Load). As in the shell, the default applies when NAME is
+// (LookupEnv in Load). As in the shell, the default applies when NAME is
 // unset or empty; ${NAME} of an unset NAME is empty. "$${" writes a literal
 // "${"; any other "$" is kept as it is, so secrets with "$" need no escaping.
 // The value of a variable is not expanded again.
-func Expand(s string, lookup func(string) (string, bool)) (string, error) {
+// An error of lookup (an unreadable NAME_FILE) is returned as it is.
+func Expand(s string, lookup Lookup) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
@@ -36,7 +37,10 @@ func Expand(s string, lookup func(string) (string, bool)) (string, error) {
 			if !envNameRe.MatchString(name) {
 				return "", errors.New("invalid variable reference ${" + short(ref) + "}: use ${NAME} or ${NAME:-default}")
 			}
-			v, ok := lookup(name)
+			v, ok, err := lookup(name)
+			if err != nil {
+				return "", err
+			}
 			if hasDef && (!ok || v == "") {
 				v = def
 			}
@@ -54,7 +58,7 @@ func Expand(s string, lookup func(string) (string, bool)) (string, error) {
 // It works on parsed nodes, not on the file's text, so a value from the
 // environment is always one scalar: a secret holding ": " or "\n" cannot
 // change the structure of the config.
-func expandTree(n *yaml.Node, path string, lookup func(string) (string, bool), errs *ValidationErrors) {
+func expandTree(n *yaml.Node, path string, lookup Lookup, errs *ValidationErrors) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -75,6 +79,9 @@ func expandTree(n *yaml.Node, path string, lookup func(string) (string, bool), e
 		v, err := Expand(n.Value, lookup)
 		if err != nil {
 			errs.add(path, err.Error())
+			// Unexpanded text must not become the value: the key keeps
+			// its default while the rest of the file is checked.
+			n.Value, n.Tag, n.Style = "", "!!null", 0
 			return
 		}
 		if v == n.Value {

@@ -6,7 +6,7 @@ import (
 )
 
 // FuzzParse feeds Parse arbitrary bytes: it may refuse them, but it must
-// never panic, and what it accepts must survive Validate.
+// never panic, and what it returns (accepted or not) must survive Validate.
 func FuzzParse(f *testing.F) {
 	if shipped, err := os.ReadFile("../broker.yaml"); err == nil {
 		f.Add(shipped)
@@ -17,6 +17,9 @@ func FuzzParse(f *testing.F) {
 	lookup := env(map[string]string{"X": "1", "EMPTY": ""})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, lookup)
+		if c != nil {
+			_ = Check(c, err) // the config of a refused file is still validated
+		}
 		if err != nil {
 			return
 		}

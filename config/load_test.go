@@ -11,11 +11,9 @@ import (
 )
 
 // env is a lookup over a fixed map, so tests never read the real environment.
-func env(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
+func env(m map[string]string) Lookup { return MapLookup(m) }
 
-func mustParse(t *testing.T, yml string, lookup func(string) (string, bool)) *Config {
+func mustParse(t *testing.T, yml string, lookup Lookup) *Config {
 	t.Helper()
 	c, err := Parse([]byte(yml), lookup)
 	if err != nil {
@@ -86,7 +84,7 @@ func TestEmptyFileIsEveryDefault(t *testing.T) {
 
 func TestDefaultsApplyToWhatIsMissing(t *testing.T) {
 	c := mustParse(t, "server:\n  listen: 0.0.0.0:9000\ncache:\nproxy: {timeout: 45s}\n", nil)
-	if c.Server.Listen != "0.0.0.0:9000" || c.Server.PublicURL != DefaultPublicURL || c.Server.ShutdownGrace.D() != 20*time.Second {
+	if c.Server.Listen != "0.0.0.0:9000" || c.Server.PublicURL != "http://localhost:9000" || c.Server.ShutdownGrace.D() != 20*time.Second {
 		t.Errorf("server: %+v", c.Server)
 	}
 	if c.Cache.Tokens != DefaultCacheTokens || c.Proxy.Timeout.D() != 45*time.Second || c.Proxy.MaxRequestBody != 100<<20 {
@@ -297,3 +295,44 @@ func TestAliasBombIsRefused(t *testing.T) {
 		t.Fatal("an alias bomb was accepted")
 	}
 }
+
+// Check reports every problem in one pass: a refused key (unknown, wrong
+// type) no longer hides the problems Validate finds in the rest of the file,
+// and a refused value is not reported a second time through its default.
+func TestCheckFindsEverythingInOnePass(t *testing.T) {
+	cfg, err := Parse([]byte(`
+server:
+  listn: 127.0.0.1:8080
+  production: true
+  publicUrl: "https://broker.example.com"
+store: {driver: mysql, maxConns: many}
+log: {level: loud}
+security:
+  adminToken: "`+strings.Repeat("t", 32)+`"
+  stateKeys: [{id: s1, secret: "`+strings.Repeat("s", 32)+`"}]
+  encryptionKeys: [{id: e1, key: "`+base64Key()+`"}]
+  rateLimits: {app: fast}
+providers:
+  google: {enabled: true}
+`), nil)
+	if cfg == nil {
+		t.Fatalf("Parse returned no config with field errors: %v", err)
+	}
+	if cfg.Store.MaxConns != DefaultMaxConns {
+		t.Errorf("a refused value did not keep its default: maxConns=%d", cfg.Store.MaxConns)
+	}
+	assertErrors(t, Check(cfg, err),
+		"log.level: must be debug, info, warn or error",
+		"providers.google.clientId: required when the provider is enabled",
+		"providers.google.clientSecret: required when the provider is enabled",
+		`security.rateLimits.app: invalid rate "fast": use N/s, N/m or N/h (such as 10/s or 600/m), a whole number N for N/s, or 0 for no limit`,
+		"server.listn: unknown key",
+		"store.driver: must be sqlite or postgres",
+		`store.maxConns: must be a whole number, not "many"`,
+	)
+	if _, err := Parse([]byte("server: {listen: [\n"), nil); Check(nil, err) != err {
+		t.Error("a syntax error must come back as it is")
+	}
+}
+
+func base64Key() string { return "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=" }

@@ -73,7 +73,7 @@ func convert(perrs []providers.FieldError) ValidationErrors {
 func (c *Config) validateServer(v *ValidationErrors) {
 	s := c.Server
 	validateListen(v, "server.listen", s.Listen, "127.0.0.1:8080 or :8080")
-	validatePublicURL(s.PublicURL, s.Production, v)
+	validatePublicURL(s.PublicURL, s.Production, c.PublicURLFollowsListen(), v)
 	if s.DataDir == "" {
 		v.add("server.dataDir", "required")
 	}
@@ -104,12 +104,21 @@ func (c *Config) validateServer(v *ValidationErrors) {
 }
 
 // validatePublicURL: the callback is {publicUrl}/oauth/callback, so it must
-// be an absolute http(s) URL a browser can reach. In production it must be
-// https, except on a loopback host (RFC 8252 §7.3; browsers treat those as
-// secure), for a broker that only a local browser uses.
-func validatePublicURL(raw string, production bool, v *ValidationErrors) {
+// be an absolute http(s) URL a browser can reach. Production takes only an
+// explicit https URL: one derived from listen is a development guess, and a
+// plain-http callback would carry codes and cookies in the clear.
+func validatePublicURL(raw string, production, derived bool, v *ValidationErrors) {
 	const p = "server.publicUrl"
-	if raw == "" {
+	switch {
+	case production && derived:
+		v.add(p, "required in production: the https URL browsers reach the broker at, such as https://broker.example.com (unset, it follows server.listen: "+raw+")")
+		return
+	case derived && raw == "":
+		return // server.listen is refused; publicUrl has nothing to follow
+	case derived && strings.HasSuffix(raw, ":0"):
+		v.add(p, "required when server.listen has port 0: the port is only known once the broker listens")
+		return
+	case raw == "":
 		v.add(p, "required")
 		return
 	}
@@ -121,17 +130,9 @@ func validatePublicURL(raw string, production bool, v *ValidationErrors) {
 		v.add(p, "must not contain user info")
 	case u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#"):
 		v.add(p, "must not have a query or fragment")
-	case production && u.Scheme != "https" && !isLoopback(u.Hostname()):
+	case production && u.Scheme != "https":
 		v.add(p, "must be https in production")
 	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Config) validateStore(v *ValidationErrors) {

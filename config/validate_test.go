@@ -187,11 +187,49 @@ func TestProductionRefuses(t *testing.T) {
 		"server.publicUrl: must be https in production",
 	)
 
+	// Only an explicit https URL: not plain http on loopback, and not the
+	// one that follows listen when publicUrl is unset.
 	c = mustParse(t, production(), nil)
 	c.Server.PublicURL = "http://localhost:8080"
-	if err := c.Validate(); err != nil {
-		t.Errorf("a loopback publicUrl is allowed in production: %v", err)
+	assertErrors(t, c.Validate(), "server.publicUrl: must be https in production")
+	c = mustParse(t, strings.Replace(production(), `, publicUrl: "https://broker.example.com"`, "", 1), nil)
+	assertErrors(t, c.Validate(), "server.publicUrl: required in production: the https URL browsers reach the broker at, such as https://broker.example.com (unset, it follows server.listen: http://localhost:8080)")
+}
+
+// publicUrl follows listen unless the file sets it, also when serve
+// --listen changes listen after the file was read.
+func TestPublicURLFollowsListen(t *testing.T) {
+	for listen, want := range map[string]string{
+		":8080": "http://localhost:8080", "0.0.0.0:9000": "http://localhost:9000", "127.0.0.1:8081": "http://localhost:8081",
+		"[::]:8082": "http://localhost:8082", "[::1]:8083": "http://localhost:8083", "10.0.0.5:80": "http://10.0.0.5:80",
+		"broker.internal:8443": "http://broker.internal:8443",
+	} {
+		c := mustParse(t, "server: {listen: \""+listen+"\"}\n", nil)
+		if c.Server.PublicURL != want || !c.PublicURLFollowsListen() {
+			t.Errorf("listen %s: publicUrl %q, want %q", listen, c.Server.PublicURL, want)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("listen %s: %v", listen, err)
+		}
 	}
+	for name, c := range map[string]*Config{"Default()": Default(), "an empty file": mustParse(t, "", nil), "a file without server": mustParse(t, "log: {level: info}\n", nil)} {
+		c.SetListen(":9090")
+		if c.Server.PublicURL != "http://localhost:9090" {
+			t.Errorf("%s then --listen :9090: publicUrl %q", name, c.Server.PublicURL)
+		}
+	}
+	c := mustParse(t, "server: {publicUrl: \"https://b.example.com/\"}\n", nil)
+	c.SetListen(":9090")
+	if c.Server.PublicURL != "https://b.example.com" || c.PublicURLFollowsListen() {
+		t.Errorf("a publicUrl the file set moved with --listen: %q", c.Server.PublicURL)
+	}
+	// The shipped file's ${BROKER_PUBLIC_URL:-} expands to nothing: unset.
+	c = mustParse(t, "server: {listen: \":7000\", publicUrl: \"${BROKER_PUBLIC_URL:-}\"}\n", nil)
+	if c.Server.PublicURL != "http://localhost:7000" {
+		t.Errorf("an empty reference did not leave publicUrl unset: %q", c.Server.PublicURL)
+	}
+	c = mustParse(t, "server: {listen: \"127.0.0.1:0\"}\n", nil)
+	assertErrors(t, c.Validate(), "server.publicUrl: required when server.listen has port 0: the port is only known once the broker listens")
 }
 
 func TestAllowInsecureLoopbackReachesProviders(t *testing.T) {

@@ -114,8 +114,10 @@ func TestCompose(t *testing.T) {
 			}
 			cfgData := readFile(t, "broker.yaml")
 			cfg := loadWith(t, cfgData, svc.Environment, files)
-			if cfg.Store.Driver != "postgres" || !cfg.Server.Production {
-				t.Fatalf("compose replicas must run production on postgres: driver %q production %v", cfg.Store.Driver, cfg.Server.Production)
+			// Production exactly when the stack is reached over https: it
+			// refuses any other publicUrl.
+			if cfg.Store.Driver != "postgres" || cfg.Server.Production != strings.HasPrefix(cfg.Server.PublicURL, "https://") {
+				t.Fatalf("compose replicas run on postgres, in production when https: driver %q production %v publicUrl %s", cfg.Store.Driver, cfg.Server.Production, cfg.Server.PublicURL)
 			}
 			if len(svc.Ports) != 1 || !strings.HasSuffix(svc.Ports[0], ":"+port(t, cfg.Server.Listen)) {
 				t.Fatalf("ports %v do not reach listen %s", svc.Ports, cfg.Server.Listen)

@@ -20,11 +20,9 @@ import (
 	"github.com/oauthbroker/broker/broker/store"
 )
 
-// Context keys set by the authenticator.
+// Context keys set by the authenticator (the app is in the request's
+// state, see AppFrom).
 const (
-	// KeyAppID holds the authenticated app's id (a string), for the access log.
-	KeyAppID = "broker.appID"
-	keyApp   = "broker.app"
 	// KeyAdmin is set to "write" or "read" on an authenticated admin call.
 	KeyAdmin = "broker.admin"
 )
@@ -43,6 +41,11 @@ const AppCacheTTL = 30 * time.Second
 // errUnauthenticated is the one answer to every failed authentication, so a
 // caller cannot tell a missing app, a deleted one and a wrong secret apart.
 var errUnauthenticated = &model.Error{Code: model.CodeUnauthenticated, Message: "missing or invalid credentials"}
+
+// errAdminTokenOnAppRoute answers an app route called with an admin token:
+// only a caller who holds that token learns that it is one.
+var errAdminTokenOnAppRoute = &model.Error{Code: model.CodeUnauthenticated,
+	Message: "this is the admin token, which works only on admin routes; app routes take an app's client secret in X-Api-Key (or Basic clientId:secret)"}
 
 // AuthOptions configures an Authenticator.
 type AuthOptions struct {
@@ -140,6 +143,9 @@ func (a *Authenticator) App() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		app, err := a.authenticateApp(c)
 		if err != nil {
+			if err == errUnauthenticated && a.sentAdminToken(c) {
+				err = errAdminTokenOnAppRoute
+			}
 			if model.CodeOf(err) == model.CodeUnauthenticated {
 				// Not "Basic": a browser that meets a Basic challenge on
 				// the broker's origin shows a login box and then keeps
@@ -155,8 +161,7 @@ func (a *Authenticator) App() gin.HandlerFunc {
 			Fail(c, model.ErrRateLimited)
 			return
 		}
-		c.Set(keyApp, app)
-		c.Set(KeyAppID, app.ID)
+		setApp(c, app)
 		c.Next()
 	}
 }
@@ -168,7 +173,7 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	}
 	// The cache key is a digest of the presented secret: only a secret that
 	// verified before can hit, and the secret itself is not kept in memory.
-	key := sha256.Sum256([]byte(secret))
+	key := secretDigest(secret)
 	if e, ok := a.cache.Get(key); ok && (e.expires.IsZero() || a.now().Before(e.expires)) {
 		if clientID != "" && clientID != e.app.ID {
 			return nil, errUnauthenticated
@@ -201,6 +206,17 @@ func (a *Authenticator) authenticateApp(c *gin.Context) (*model.App, error) {
 	// app (rotated or deleted after the read): caching it would undo that.
 	a.cache.Add(epoch, key, e, nil)
 	return &app, nil
+}
+
+// secretDigest is the SHA-256 of secret, hashed from a stack copy: a
+// []byte conversion of a secret longer than 32 bytes (every app secret)
+// would allocate on every request.
+func secretDigest(secret string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(secret) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], secret...))
+	}
+	return sha256.Sum256([]byte(secret))
 }
 
 // appCredentials returns the presented secret and, for Basic, the client id.
@@ -271,6 +287,33 @@ func (a *Authenticator) authenticateAdmin(c *gin.Context, write bool) (string, e
 	}
 }
 
+// sentAdminToken reports whether the request carries an admin token (write
+// or read-only) as a bearer token or as X-Api-Key. The compare is constant
+// time over digests, as in authenticateAdmin.
+func (a *Authenticator) sentAdminToken(c *gin.Context) bool {
+	if !a.hasAdmin {
+		return false
+	}
+	is := func(tok string) bool {
+		if tok == "" {
+			return false
+		}
+		h := hashToken(tok)
+		admin := subtle.ConstantTimeCompare(h, a.admin)
+		ro := 0
+		if a.adminRO != nil {
+			ro = subtle.ConstantTimeCompare(h, a.adminRO)
+		}
+		return admin|ro == 1
+	}
+	if k, ok := singleHeader(c.Request.Header, HeaderAPIKey); ok && is(strings.TrimSpace(k)) {
+		return true
+	}
+	authz, ok := singleHeader(c.Request.Header, "Authorization")
+	scheme, tok, found := strings.Cut(authz, " ")
+	return ok && found && strings.EqualFold(scheme, "Bearer") && is(strings.TrimSpace(tok))
+}
+
 // singleHeader returns the value of header name (canonical form), "" when
 // absent; ok is false when it was sent more than once.
 func singleHeader(h http.Header, name string) (v string, ok bool) {
@@ -299,17 +342,6 @@ func RequirePermission(p model.Permission) gin.HandlerFunc {
 		}
 		c.Next()
 	}
-}
-
-// AppFrom returns the app authenticated by Authenticator.App, or nil. The
-// app is shared with the cache: callers must not modify it.
-func AppFrom(c *gin.Context) *model.App {
-	v, ok := c.Get(keyApp)
-	if !ok {
-		return nil
-	}
-	app, _ := v.(*model.App)
-	return app
 }
 
 // Purge drops the cached entries of one app, so its next request reads the

@@ -30,7 +30,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		// here, once authentication ran; never a metric label.
 		ctx := c.Request.Context()
 		if telemetry.Recording(ctx) {
-			if app := c.GetString(KeyAppID); app != "" {
+			if app := AppIDFrom(c); app != "" {
 				telemetry.Annotate(ctx, telemetry.AttrApp.String(app))
 			}
 			if conn := connectionParam(c); conn != "" {
@@ -66,7 +66,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		if id := RequestIDFrom(c); id != "" {
 			attrs = append(attrs, slog.String("request_id", id))
 		}
-		if app := c.GetString(KeyAppID); app != "" {
+		if app := AppIDFrom(c); app != "" {
 			attrs = append(attrs, slog.String("app_id", app))
 		}
 		if id := telemetry.TraceID(ctx); id != "" {

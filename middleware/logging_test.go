@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/oauthbroker/broker/broker/model"
 )
 
 func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
@@ -36,7 +38,7 @@ func TestAccessLog(t *testing.T) {
 	e := engineWith(RequestID(), AccessLog(logger))
 	e.GET("/oauth/callback", func(c *gin.Context) { c.String(http.StatusOK, "hello") })
 	e.GET("/v1/connections/:id", func(c *gin.Context) {
-		c.Set(KeyAppID, "app_abc")
+		setApp(c, &model.App{ID: "app_abc"})
 		_ = c.Error(errors.New("store: lookup failed")).SetMeta("meta-SECRET")
 		c.JSON(http.StatusInternalServerError, gin.H{"ok": false})
 	})

@@ -25,10 +25,20 @@ const RateLimitKeys = 65536
 // (config: 0 = none). A request whose key is "" is not limited here (for
 // KeyByAppID: no app authenticated; authentication answers that).
 func RateLimitByKey(rps float64, burst int, key func(*gin.Context) string) gin.HandlerFunc {
-	return rateLimitByKey(rps, burst, RateLimitKeys, key, time.Now)
+	return rateLimitByKey(rps, burst, RateLimitKeys, key, time.Now, nil)
 }
 
-func rateLimitByKey(rps float64, burst, size int, key func(*gin.Context) string, now func() time.Time) gin.HandlerFunc {
+// RateLimitByKeyWith is RateLimitByKey answering a refused request with
+// refuse (Retry-After is already set; refuse must abort), for routes whose
+// callers are browsers and should get a page, not JSON.
+func RateLimitByKeyWith(rps float64, burst int, key func(*gin.Context) string, refuse func(*gin.Context)) gin.HandlerFunc {
+	return rateLimitByKey(rps, burst, RateLimitKeys, key, time.Now, refuse)
+}
+
+func rateLimitByKey(rps float64, burst, size int, key func(*gin.Context) string, now func() time.Time, refuse func(*gin.Context)) gin.HandlerFunc {
+	if refuse == nil {
+		refuse = func(c *gin.Context) { Fail(c, model.ErrRateLimited) }
+	}
 	if rps <= 0 {
 		return func(c *gin.Context) { c.Next() }
 	}
@@ -61,7 +71,7 @@ func rateLimitByKey(rps float64, burst, size int, key func(*gin.Context) string,
 		if delay := r.DelayFrom(t); delay > 0 {
 			r.CancelAt(t) // a refused request does not use up a token
 			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
-			Fail(c, model.ErrRateLimited)
+			refuse(c)
 			return
 		}
 		c.Next()
@@ -75,4 +85,4 @@ func KeyByClientIP(c *gin.Context) string { return c.ClientIP() }
 
 // KeyByAppID keys a rate limit by the authenticated app; put the limiter
 // after authentication.
-func KeyByAppID(c *gin.Context) string { return c.GetString(KeyAppID) }
+func KeyByAppID(c *gin.Context) string { return AppIDFrom(c) }

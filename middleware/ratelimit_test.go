@@ -42,7 +42,7 @@ func okEngine(mw ...gin.HandlerFunc) *gin.Engine {
 
 func TestRateLimitByClientIP(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	e := okEngine(rateLimitByKey(0.5, 2, 100, KeyByClientIP, clock.now)) // one token per 2s
+	e := okEngine(rateLimitByKey(0.5, 2, 100, KeyByClientIP, clock.now, nil)) // one token per 2s
 	for i := range 2 {
 		if w := perform(e, fromIP("192.0.2.1")); w.Code != http.StatusNoContent {
 			t.Fatalf("request %d within the burst: %d", i, w.Code)
@@ -76,7 +76,7 @@ func TestRateLimitByClientIP(t *testing.T) {
 func TestRateLimitByAppID(t *testing.T) {
 	setApp := func(c *gin.Context) {
 		if id := c.Query("app"); id != "" {
-			c.Set(KeyAppID, id)
+			setApp(c, &model.App{ID: id})
 		}
 	}
 	e := engineWith(setApp, RateLimitByKey(0.001, 1, KeyByAppID))
@@ -106,7 +106,7 @@ func TestRateLimitOff(t *testing.T) {
 
 func TestRateLimitMemoryIsBounded(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	e := okEngine(rateLimitByKey(0.001, 1, 2, KeyByClientIP, clock.now))
+	e := okEngine(rateLimitByKey(0.001, 1, 2, KeyByClientIP, clock.now, nil))
 	perform(e, fromIP("192.0.2.1"))
 	if perform(e, fromIP("192.0.2.1")).Code != http.StatusTooManyRequests {
 		t.Fatal("not limited")

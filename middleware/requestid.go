@@ -2,8 +2,10 @@ package middleware
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
 	"log/slog"
+	"math/rand/v2"
 
 	"github.com/gin-gonic/gin"
 )
@@ -14,29 +16,38 @@ const HeaderRequestID = "X-Request-Id"
 // MaxRequestIDLen bounds an inbound request id that is kept.
 const MaxRequestIDLen = 128
 
-// keyRequestID is the gin key of the request id.
-const keyRequestID = "broker.requestID"
-
-// requestIDCtxKey is the context.Context key, so code that only has the
-// request's context (stores, providers, slog) finds the id too.
-type requestIDCtxKey struct{}
-
 // RequestID keeps a sane inbound X-Request-Id (1 to 128 printable ASCII
 // characters, no spaces), so a caller can follow its request through the
 // broker's logs, or makes a new one. The id is echoed on the response and
-// stored in the gin context and the request's context. Put it first.
+// carried by the request's context (see requestState). Put it first.
 func RequestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := c.GetHeader(HeaderRequestID)
-		if !validRequestID(id) {
-			id = rand.Text() // 128 random bits, base32
+		s := ginState(c)
+		s.id = c.Request.Header.Get(HeaderRequestID)
+		if !validRequestID(s.id) {
+			s.id = newRequestID()
 		}
-		c.Set(keyRequestID, id)
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDCtxKey{}, id))
-		c.Header(HeaderRequestID, id)
+		s.idHeader[0] = s.id
+		c.Writer.Header()[HeaderRequestID] = s.idHeader[:]
 		c.Next()
 	}
 }
+
+// newRequestID is 128 random bits in base32 (26 characters, A–Z and 2–7).
+// An id is a correlation handle, echoed to the caller and logged, not a
+// secret: the runtime's per-thread ChaCha8 generator (math/rand/v2) makes
+// it without a system call or a lock, which crypto/rand cannot promise on
+// every kernel.
+func newRequestID() string {
+	var raw [16]byte
+	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
+	var out [26]byte
+	requestIDEncoding.Encode(out[:], raw[:])
+	return string(out[:])
+}
+
+var requestIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // validRequestID refuses what could forge or break a log line or a header:
 // control characters, spaces, anything outside printable ASCII, overlong ids.
@@ -55,20 +66,16 @@ func validRequestID(id string) bool {
 // RequestIDFrom returns the request id in ctx (a *gin.Context or a request's
 // context), or "" if there is none.
 func RequestIDFrom(ctx context.Context) string {
-	if ctx == nil {
-		return ""
-	}
 	if c, ok := ctx.(*gin.Context); ok {
-		if id := c.GetString(keyRequestID); id != "" {
-			return id
-		}
 		if c.Request == nil {
 			return ""
 		}
 		ctx = c.Request.Context()
 	}
-	id, _ := ctx.Value(requestIDCtxKey{}).(string)
-	return id
+	if s := stateOf(ctx); s != nil {
+		return s.id
+	}
+	return ""
 }
 
 // LoggerFrom returns base with the request id of ctx attached as

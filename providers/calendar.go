@@ -2,8 +2,11 @@ package providers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -53,6 +56,50 @@ const (
 type CalendarCall struct {
 	BaseURL string
 	Do      func(req *http.Request) (*http.Response, error)
+}
+
+// MaxCalendarAnswer bounds one provider answer a JSON adapter reads: a full
+// page (2,500 Google events, 1,000 Graph events of the few fields asked for,
+// 250 Cal.com bookings with their attendees) is a few MiB at most.
+const MaxCalendarAnswer = 32 << 20
+
+// Get sends a GET of target (a path under BaseURL when it starts with "/",
+// else an absolute URL the caller has checked) with header, and hands a 200
+// answer's body, cut at MaxCalendarAnswer, to read. Any other status is an
+// UpstreamError; that body is drained and never kept, as it may echo a
+// secret.
+func (c CalendarCall) Get(ctx context.Context, target string, header http.Header, read func(io.Reader) error) error {
+	if strings.HasPrefix(target, "/") {
+		target = c.BaseURL + target
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return &UpstreamError{Reason: "unusable URL"}
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return &UpstreamError{Status: resp.StatusCode}
+	}
+	return read(io.LimitReader(resp.Body, MaxCalendarAnswer))
+}
+
+// GetJSON is Get of a path under BaseURL decoding the answer into v.
+func (c CalendarCall) GetJSON(ctx context.Context, path string, v any) error {
+	return c.Get(ctx, path, nil, func(r io.Reader) error {
+		if err := json.NewDecoder(r).Decode(v); err != nil {
+			return &UpstreamError{Reason: "malformed JSON"}
+		}
+		return nil
+	})
 }
 
 // CalendarReader is a room that can read calendars and events: the calendar

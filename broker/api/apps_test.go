@@ -107,7 +107,7 @@ func newHarness(t testing.TB, o ...harnessOpts) *harness {
 	e := gin.New()
 	registerApps(e, Deps{Store: fs, Auth: auth, Apps: svc})
 	e.GET("/v1/test/whoami", auth.App(), func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"appId": middleware.AppFrom(c).ID, "logged": c.GetString(middleware.KeyAppID)})
+		c.JSON(http.StatusOK, gin.H{"appId": middleware.AppFrom(c).ID, "logged": middleware.AppIDFrom(c)})
 	})
 	e.GET("/v1/test/proxy", auth.App(), middleware.RequirePermission(model.PermProxy), func(c *gin.Context) {
 		c.Status(http.StatusNoContent)

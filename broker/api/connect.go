@@ -5,12 +5,14 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 )
 
@@ -31,8 +33,7 @@ func registerConnect(r gin.IRouter, d Deps) {
 	r.POST("/v1/connect/credentials", append(manage, h.credentials)...)
 	r.POST("/v1/connect/sessions", append(starts, h.sessions)...)
 
-	br := d.RateLimits.Browser
-	browser := middleware.RateLimitByKey(br.PerSecond(), br.Events, middleware.KeyByClientIP)
+	browser := BrowserRateLimit(d.RateLimits.Browser)
 	r.GET("/oauth/start/:sessionId", browser, func(c *gin.Context) {
 		d.Connect.Start(c.Writer, c.Request, c.Param("sessionId"))
 	})
@@ -45,6 +46,28 @@ func registerConnect(r gin.IRouter, d Deps) {
 	r.POST("/connect/:sessionId", browser, func(c *gin.Context) {
 		d.Connect.PagePost(c.Writer, c.Request, c.Param("sessionId"))
 	})
+}
+
+// BrowserRateLimit is security.rateLimits.browser, per client address, for
+// the pages a person opens (/oauth, /connect, /demo). Over it a browser gets
+// the broker's "Too many requests" page and any other client the JSON
+// envelope, both 429 with Retry-After.
+func BrowserRateLimit(browser config.Rate) gin.HandlerFunc {
+	return middleware.RateLimitByKeyWith(browser.PerSecond(), browser.Events, middleware.KeyByClientIP, func(c *gin.Context) {
+		if !wantsHTML(c.Request) {
+			middleware.Fail(c, model.ErrRateLimited)
+			return
+		}
+		c.Header(middleware.HeaderBrokerError, string(model.CodeRateLimited))
+		connect.TooManyRequestsPage(c.Writer)
+		c.Abort()
+	})
+}
+
+// wantsHTML: the request is a browser's navigation, which asks for
+// text/html; API clients ask for JSON or send no Accept at all.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 type sessionsBody struct {

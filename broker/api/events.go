@@ -67,7 +67,18 @@ func fieldset(q url.Values) (ownPI bool, err error) {
 }
 
 func (h eventsHandler) calendars(c *gin.Context) {
-	own, err := fieldset(c.Request.URL.Query())
+	v, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		middleware.Fail(c, model.Invalid("", "the query string is malformed"))
+		return
+	}
+	for k, vals := range v {
+		if k != "fieldset" || len(vals) > 1 {
+			middleware.Fail(c, model.Invalid(k, "%q is not a known parameter or is given more than once", k))
+			return
+		}
+	}
+	own, err := fieldset(v)
 	if err != nil {
 		middleware.Fail(c, err)
 		return
@@ -281,9 +292,14 @@ func (h eventsHandler) freebusy(c *gin.Context) {
 		middleware.Fail(c, err)
 		return
 	}
-	out := make([]gin.H, 0, len(busy))
+	// A struct, not a map, so start comes before end as in docs/api.md.
+	type interval struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+	}
+	out := make([]interval, 0, len(busy))
 	for _, b := range busy {
-		out = append(out, gin.H{"start": b.Start.In(q.Location).Format(time.RFC3339), "end": b.End.In(q.Location).Format(time.RFC3339)})
+		out = append(out, interval{b.Start.In(q.Location).Format(time.RFC3339), b.End.In(q.Location).Format(time.RFC3339)})
 	}
 	c.JSON(200, gin.H{"busy": out, "failures": failuresJSON(fs)})
 }

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauthbroker/broker/broker/model"
@@ -29,4 +31,18 @@ func registerProxy(r gin.IRouter, d Deps) {
 	for _, m := range proxyMethods {
 		r.Handle(m, "/proxy/:connectionId/*path", chain...)
 	}
+}
+
+// NoRoute answers a path no route serves with the error envelope (404
+// not_found), and says what is missing when the path is a proxy call
+// without the slash after the connection id. The broker's engine uses it;
+// an app embedding the broker can use it as its own engine's NoRoute, with
+// RedirectTrailingSlash off so Gin does not answer first.
+func NoRoute(c *gin.Context) {
+	if rest, ok := strings.CutPrefix(c.Request.URL.Path, "/proxy/"); ok && rest != "" && !strings.Contains(rest, "/") {
+		middleware.Fail(c, model.Errorf(model.CodeNotFound,
+			"a proxy call is /proxy/{connectionId}/{path}: add a / after the connection id (/proxy/{connectionId}/ is the API's base URL)"))
+		return
+	}
+	middleware.Fail(c, model.Errorf(model.CodeNotFound, "no such endpoint"))
 }

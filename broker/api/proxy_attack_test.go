@@ -80,11 +80,12 @@ func TestProxyAttackRequests(t *testing.T) {
 		{"CONNECT authority-form", "CONNECT internal.svc:443 HTTP/1.1\r\nHost: internal.svc:443\r\n" + key, 404, ""},
 		{"TRACE", "TRACE " + p + "/x HTTP/1.1\r\nHost: a\r\n" + key, 404, ""},
 		{"OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: a\r\n" + key, 200, ""},
-		// Gin redirects to the trailing-slash form, on the broker's own origin
-		// whatever X-Forwarded-Prefix says.
-		{"no path, forged prefix", "GET " + p + " HTTP/1.1\r\nHost: a\r\nX-Forwarded-Prefix: //evil.example\\x\r\n" + key, 301, ""},
-		{"no path after the connection", "GET " + p + " HTTP/1.1\r\nHost: a\r\n" + key, 301, ""},
-		{"no path but a query", "GET " + p + "?x=1 HTTP/1.1\r\nHost: a\r\n" + key, 301, ""},
+		// No slash after the connection: the broker's 404 envelope, never
+		// Gin's trailing-slash redirect (so nothing X-Forwarded-Prefix says
+		// can become a Location).
+		{"no path, forged prefix", "GET " + p + " HTTP/1.1\r\nHost: a\r\nX-Forwarded-Prefix: //evil.example\\x\r\n" + key, 404, ""},
+		{"no path after the connection", "GET " + p + " HTTP/1.1\r\nHost: a\r\n" + key, 404, ""},
+		{"no path but a query", "GET " + p + "?x=1 HTTP/1.1\r\nHost: a\r\n" + key, 404, ""},
 		{"connection id with an encoded slash", "GET /proxy/" + e.conn + "%2Fx/y HTTP/1.1\r\nHost: a\r\n" + key, 400, ""},
 		{"lowercase credential header", "GET " + p + "/x HTTP/1.1\r\nHost: a\r\nx-api-key: " + e.secret + "\r\n", 200, "/api/x"},
 		{"Connection names the credential", "GET " + p + "/x HTTP/1.1\r\nHost: a\r\nConnection: X-Api-Key, keep-alive\r\nTE: trailers\r\n" + key, 200, "/api/x"},

@@ -10,7 +10,6 @@ import (
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
-	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -94,9 +93,6 @@ func (s *Service) Create(ctx context.Context, in AppInput) (app model.App, secre
 	if err := apply(&a, in, UpdatablePaths, s.loopback); err != nil {
 		return model.App{}, "", "", err
 	}
-	if err := s.checkWebhookURL(a.WebhookURL); err != nil {
-		return model.App{}, "", "", err
-	}
 	// Only an omitted list takes the default: an empty one grants nothing
 	// (fail closed, docs/security.md §22).
 	if in.Permissions == nil {
@@ -175,9 +171,6 @@ func (s *Service) Update(ctx context.Context, id string, in AppInput, mask []str
 	// whether or not the app exists.
 	var probe model.App
 	if err := apply(&probe, in, mask, s.loopback); err != nil {
-		return model.App{}, err
-	}
-	if err := s.checkWebhookURL(probe.WebhookURL); err != nil {
 		return model.App{}, err
 	}
 	now := s.now().UTC()
@@ -272,19 +265,6 @@ func (s *Service) WebhookSecret(a model.App) (string, error) {
 		return "", fmt.Errorf("apps: decrypting the webhook secret of %s: %w", a.ID, err)
 	}
 	return string(pt), nil
-}
-
-// checkWebhookURL adds what delivery needs to the URL checks of apply:
-// https, or plain http to loopback only when the operator allowed it
-// (docs/webhooks.md). Addresses are checked again when dialling.
-func (s *Service) checkWebhookURL(raw string) error {
-	if raw == "" {
-		return nil
-	}
-	if msg := webhooks.CheckURL(raw, s.loopback); msg != "" {
-		return model.Invalid(field(PathWebhookURL), "%s %s", shown(raw), msg)
-	}
-	return nil
 }
 
 func isUpdatable(p string) bool {

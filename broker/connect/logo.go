@@ -8,13 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/oauthbroker/broker/broker/netguard"
 )
 
 // Logo fetching for the hosted page, which may load nothing from elsewhere
@@ -48,9 +48,7 @@ type logoEntry struct {
 
 func newLogoCache(allowLoopback bool, now func() time.Time) *logoCache {
 	l, _ := simplelru.NewLRU[string, logoEntry](logoCacheSize, nil)
-	d := &net.Dialer{Timeout: logoTimeout, Control: func(_, address string, _ syscall.RawConn) error {
-		return checkLogoAddr(address, allowLoopback)
-	}}
+	d := &net.Dialer{Timeout: logoTimeout, Control: netguard.Control(allowLoopback)}
 	return &logoCache{lru: l, now: now, hc: &http.Client{
 		Timeout:       logoTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -114,28 +112,4 @@ func (c *logoCache) fetch(ctx context.Context, raw string) (string, error) {
 		}
 	}
 	return "", errors.New("connect: logo: not a PNG, JPEG, GIF or WebP image")
-}
-
-// cgnat is the shared address space of RFC 6598.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// checkLogoAddr refuses to dial anything but a public unicast address
-// (loopback only when allowed).
-func checkLogoAddr(address string, allowLoopback bool) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return err
-	}
-	a := ap.Addr().Unmap()
-	switch {
-	case a.IsLoopback():
-		if allowLoopback {
-			return nil
-		}
-	case a.IsPrivate(), a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast(), a.IsMulticast(),
-		a.IsUnspecified(), a.IsInterfaceLocalMulticast(), cgnat.Contains(a), a.Is4() && a.As4()[0] == 0:
-	default:
-		return nil
-	}
-	return fmt.Errorf("connect: logo: %s is not a public address", a)
 }

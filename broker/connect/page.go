@@ -17,6 +17,8 @@ const (
 	pageInvalid pageKind = iota
 	// pageFailed: the broker could not continue (store down, signing).
 	pageFailed
+	// pageTooMany: this address is over security.rateLimits.browser.
+	pageTooMany
 )
 
 var pageText = map[pageKind]struct{ Title, Body string }{
@@ -24,6 +26,8 @@ var pageText = map[pageKind]struct{ Title, Body string }{
 		"It has expired, was already used, or was opened in a different browser. Go back to the app and start connecting again."},
 	pageFailed: {"Something went wrong",
 		"The connection could not be completed. Go back to the app and try again in a moment."},
+	pageTooMany: {"Too many requests",
+		"This browser or network sent too many requests in a short time. Wait a few seconds, then reload this page."},
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
@@ -36,7 +40,15 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 // pageCSP allows nothing: the page has no script, style, image or form.
 const pageCSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-func (s *Service) errorPage(w http.ResponseWriter, status int, k pageKind) {
+func (s *Service) errorPage(w http.ResponseWriter, status int, k pageKind) { writePage(w, status, k) }
+
+// TooManyRequestsPage answers 429 with the broker's own page, for the
+// browser routes' rate limit (the caller sets Retry-After).
+func TooManyRequestsPage(w http.ResponseWriter) {
+	writePage(w, http.StatusTooManyRequests, pageTooMany)
+}
+
+func writePage(w http.ResponseWriter, status int, k pageKind) {
 	var buf bytes.Buffer
 	if err := pageTmpl.Execute(&buf, pageText[k]); err != nil {
 		http.Error(w, "error", http.StatusInternalServerError)

@@ -46,7 +46,7 @@ var pageTmpl = template.Must(template.New("demo").Parse(`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title><style>` + css + `</style></head>
 <body><main>
-<p><span class="badge">Demo Calendar</span></p>
+<p><span class="badge">{{if .Landing}}Demo app{{else}}Demo Calendar{{end}}</span></p>
 <h1>{{.Title}}</h1>
 {{if .Request}}
 <p>The <strong>broker</strong> asks to sign you in as <strong>{{.Account}}</strong> and to:</p>

@@ -7,14 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
-	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -124,8 +122,9 @@ func less(a, b *Event) int {
 
 // List returns one page: the first q.Limit events after the cursor, in
 // (start, id) order. Each page reads the window again and keeps only the
-// limit+1 smallest events past the cursor, so memory is bounded by the
-// page, and an event added outside the window changes nothing.
+// limit+1 smallest events past the cursor of each connection, so memory is
+// bounded by the page (per connection), and an event added outside the
+// window changes nothing. A connection that fails adds no event at all.
 func (s *Service) List(ctx context.Context, appID string, q Query, rawCursor string) (Page, error) {
 	dig := q.digest(appID)
 	var after *cursor
@@ -137,11 +136,23 @@ func (s *Service) List(ctx context.Context, appID string, q Query, rawCursor str
 		after = &c
 	}
 	pg := newPager(q.Limit, after)
-	failures, err := s.fanOut(ctx, appID, q, pg.add)
+	failures, names, err := s.fanOut(ctx, appID, q, func() (func(Event), func()) {
+		own := newPager(q.Limit, after)
+		return own.add, func() {
+			for _, e := range own.result() {
+				pg.add(e)
+			}
+		}
+	})
 	if err != nil {
 		return Page{}, err
 	}
 	keep := pg.result()
+	if q.OwnPI {
+		for i := range keep {
+			keep[i].CalendarName = names[calKey{keep[i].ConnectionID, keep[i].CalendarID}]
+		}
+	}
 	p := Page{Events: keep, Failures: failures}
 	if len(keep) > q.Limit {
 		p.Events = keep[:q.Limit]
@@ -193,6 +204,9 @@ func (p *pager) result() []Event {
 	return p.keep
 }
 
+// coalesceAt is the size from which FreeBusy merges intervals as they come.
+const coalesceAt = 1024
+
 // Interval is one busy interval.
 type Interval struct{ Start, End time.Time }
 
@@ -201,23 +215,43 @@ type Interval struct{ Start, End time.Time }
 // coalesced.
 func (s *Service) FreeBusy(ctx context.Context, appID string, q Query) ([]Interval, []Failure, error) {
 	var mu sync.Mutex
-	var iv []Interval
-	failures, err := s.fanOut(ctx, appID, q, func(e Event) {
-		if e.Status == providers.StatusCancelled || e.Transparency == providers.Free {
-			return
-		}
-		st, en := maxTime(e.sortStart, q.From), minTime(e.sortEnd, q.To)
-		if !st.Before(en) {
-			return
-		}
-		mu.Lock()
-		iv = append(iv, Interval{st, en})
-		mu.Unlock()
+	var all []Interval
+	failures, _, err := s.fanOut(ctx, appID, q, func() (func(Event), func()) {
+		var own busy
+		return func(e Event) {
+				if e.Status == providers.StatusCancelled || e.Transparency == providers.Free {
+					return
+				}
+				if st, en := maxTime(e.sortStart, q.From), minTime(e.sortEnd, q.To); st.Before(en) {
+					own.add(Interval{st, en})
+				}
+			}, func() {
+				mu.Lock()
+				all = append(all, own.iv...)
+				mu.Unlock()
+			}
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return Coalesce(iv), failures, nil
+	return Coalesce(all), failures, nil
+}
+
+// busy collects one connection's busy intervals.
+type busy struct {
+	mu sync.Mutex
+	iv []Interval
+}
+
+func (b *busy) add(x Interval) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.iv = append(b.iv, x)
+	if len(b.iv) == cap(b.iv) && len(b.iv) >= coalesceAt {
+		// Overlapping busy time is held once: what stays is at most the
+		// distinct intervals, however many events a provider sends.
+		b.iv = Coalesce(b.iv)
+	}
 }
 
 // Coalesce sorts intervals and merges overlapping and touching ones.
@@ -248,142 +282,6 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// fanOut reads every selected calendar of every CONNECTED connection of the
-// schedules in parallel (at most PerAccount calls per connection, each with
-// its own deadline) and hands each event overlapping the window to emit.
-// Without PartialFailure the first failure is the error.
-func (s *Service) fanOut(ctx context.Context, appID string, q Query, emit func(Event)) ([]Failure, error) {
-	conns, err := s.o.Store.ListConnections(ctx, store.ConnectionFilter{AppID: appID, ScheduleIDs: q.ScheduleIDs,
-		Status: model.StatusConnected, Limit: maxConnections})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var failures []Failure
-	var first error
-	fail := func(c model.Connection, err error) {
-		err = upstream(err)
-		mu.Lock()
-		defer mu.Unlock()
-		if first == nil {
-			first = err
-		}
-		failures = append(failures, Failure{ConnectionID: c.ID, ProviderID: c.ProviderID, Code: model.CodeOf(err), Message: message(err)})
-		if !q.PartialFailure {
-			cancel()
-		}
-	}
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		p, ok := s.o.Providers.Get(c.ProviderID)
-		if !ok {
-			continue
-		}
-		cr, ok := s.Reader(p)
-		if !ok {
-			continue // no adapter (Zoom, an API key): skipped, not a failure
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.readConnection(ctx, appID, c, p, cr, q, emit); err != nil {
-				fail(c, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil && !q.PartialFailure {
-		return nil, first
-	}
-	slices.SortFunc(failures, func(a, b Failure) int { return strings.Compare(a.ConnectionID, b.ConnectionID) })
-	return failures, nil
-}
-
-func message(err error) string {
-	var me *model.Error
-	if errors.As(err, &me) {
-		return me.Message
-	}
-	return string(model.CodeOf(err))
-}
-
-func (s *Service) readConnection(ctx context.Context, appID string, c model.Connection, p *providers.Provider, cr providers.CalendarReader, q Query, emit func(Event)) error {
-	call := s.call(appID, c.ID, p)
-	cctx, cancel := context.WithTimeout(ctx, CallTimeout)
-	cals, err := cr.ListCalendars(cctx, call)
-	cancel()
-	if err != nil {
-		return err
-	}
-	sel := selectedSet(c, cals)
-	sem := make(chan struct{}, PerAccount)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for _, cal := range cals {
-		if !sel[cal.ID] {
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			cctx, cancel := context.WithTimeout(ctx, CallTimeout)
-			defer cancel()
-			err := cr.ListEvents(cctx, call, cal.ID, q.From, q.To, func(pe providers.Event) error {
-				e, ok := s.normalize(c, cal, pe, q)
-				if ok {
-					emit(e)
-				}
-				return nil
-			})
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return first
-}
-
-// normalize places the event in the query's zone and drops it when it does
-// not overlap the window; NO_PI strips the title.
-func (s *Service) normalize(c model.Connection, cal providers.Calendar, pe providers.Event, q Query) (Event, bool) {
-	e := Event{Event: pe, ConnectionID: c.ID, ProviderID: c.ProviderID, CalendarName: cal.Name}
-	e.CalendarID = cal.ID
-	if pe.AllDay {
-		st, err1 := time.ParseInLocation(time.DateOnly, pe.StartDate, q.Location)
-		en, err2 := time.ParseInLocation(time.DateOnly, pe.EndDate, q.Location)
-		if err1 != nil || err2 != nil {
-			return e, false
-		}
-		if !en.After(st) {
-			en = st.AddDate(0, 0, 1)
-		}
-		e.sortStart, e.sortEnd = st, en
-	} else {
-		e.sortStart, e.sortEnd = pe.Start, pe.End
-		if !e.sortEnd.After(e.sortStart) {
-			e.sortEnd = e.sortStart // zero length: counts at its instant
-		}
-	}
-	if !e.sortStart.Before(q.To) || (!e.sortEnd.After(q.From) && !(e.sortEnd.Equal(e.sortStart) && !e.sortStart.Before(q.From))) {
-		return e, false
-	}
-	h := sha256.Sum256([]byte(c.ID + "\x00" + cal.ID + "\x00" + pe.ID))
-	e.BrokerID = "ev_" + base64.RawURLEncoding.EncodeToString(h[:18])
-	if !q.OwnPI {
-		e.Title, e.CalendarName = "", ""
-	}
-	return e, true
 }
 
 // SortStart and SortEnd are the event's instants in the query's zone.

@@ -3,49 +3,89 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/store"
+	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/providers"
 )
 
-// Bounds of the fan-out. They are fixed, not configured.
+// The broker's bounds of the fan-out (broker.New passes them; they are not
+// broker.yaml keys).
 const (
-	// CallTimeout bounds one provider call of a listing.
-	CallTimeout = 20 * time.Second
-	// PerAccount bounds the calls to one provider account at once.
-	PerAccount     = 4
+	// DefaultCallTimeout is the deadline of one provider call (one HTTP
+	// request and its body), refresh and retry included in its own.
+	DefaultCallTimeout = 20 * time.Second
+	// DefaultListTimeout bounds a whole listing: every provider page of
+	// every calendar of every connection.
+	DefaultListTimeout = 60 * time.Second
+	// DefaultPerAccount bounds the calls to one provider account at once.
+	DefaultPerAccount = 4
+	// maxConnections bounds the connections one listing reads; more is
+	// invalid_argument rather than a silently partial answer.
 	maxConnections = 1000
 )
 
-// Options configure a Service. Every field but Rooms and Now is required.
+// Options configure a Service. Store, Tokens, Providers, HTTPClient and
+// CursorKey are required and the bounds positive; New refuses a Service
+// without them rather than fill them in.
 type Options struct {
-	Store      store.Store
-	Tokens     *tokens.Manager
-	Providers  *providers.Registry
-	Rooms      providers.Rooms
-	HTTPClient *http.Client // the outbound client: no redirects, bounded
-	CursorKey  []byte       // HMAC key binding cursors to app and query
-	Now        func() time.Time
+	Store       store.Store
+	Tokens      *tokens.Manager
+	Providers   *providers.Registry
+	Rooms       providers.Rooms
+	HTTPClient  *http.Client  // the outbound client: no redirects, bounded
+	CursorKey   []byte        // HMAC key binding cursors to app and query
+	CallTimeout time.Duration // per provider call (the broker: DefaultCallTimeout)
+	ListTimeout time.Duration // per listing (the broker: DefaultListTimeout)
+	PerAccount  int           // calls to one account at once (the broker: DefaultPerAccount)
+	Now         func() time.Time
+	// Telemetry: a broker.events.call span and the fan-out metrics per
+	// connection read; nil records nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Service lists calendars, events and free/busy.
-type Service struct{ o Options }
+type Service struct {
+	o Options
+	// primary remembers each connection's primary calendar, so a listing
+	// without a stored selection needs no calendar-list round trip.
+	primary *lru.Cache[string, string]
+}
 
-// New returns a Service; a missing dependency is an error.
+// primaryCacheSize bounds the remembered primary calendars (connections).
+const primaryCacheSize = 10000
+
+// New returns a Service; a missing dependency or a bound that is not
+// positive is an error.
 func New(o Options) (*Service, error) {
-	if o.Store == nil || o.Tokens == nil || o.Providers == nil || o.HTTPClient == nil || len(o.CursorKey) == 0 {
+	switch {
+	case o.Store == nil || o.Tokens == nil || o.Providers == nil || o.HTTPClient == nil || len(o.CursorKey) == 0:
 		return nil, errors.New("events: Store, Tokens, Providers, HTTPClient and CursorKey are required")
+	case o.CallTimeout <= 0 || o.ListTimeout <= 0 || o.PerAccount < 1:
+		return nil, fmt.Errorf("events: CallTimeout %s, ListTimeout %s and PerAccount %d must be positive", o.CallTimeout, o.ListTimeout, o.PerAccount)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{o: o}, nil
+	primary, err := lru.New[string, string](primaryCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return &Service{o: o, primary: primary}, nil
 }
+
+// Options are the options the Service runs with.
+func (s *Service) Options() Options { return s.o }
 
 // Reader returns the calendar adapter of a provider, if it has one.
 func (s *Service) Reader(p *providers.Provider) (providers.CalendarReader, bool) {
@@ -53,32 +93,65 @@ func (s *Service) Reader(p *providers.Provider) (providers.CalendarReader, bool)
 }
 
 // call builds the adapter's view of one connection: every request carries
-// the current credential and a 401 gets one forced refresh and one retry.
+// the current credential and a 401 gets one forced refresh and one retry,
+// all within one per-call deadline that ends when the body is closed.
 func (s *Service) call(appID, connID string, p *providers.Provider) providers.CalendarCall {
+	var refresh sync.Mutex // one refresh per connection even when calls 401 together
 	return providers.CalendarCall{
 		BaseURL: strings.TrimRight(p.APIBaseURL, "/"),
 		Do: func(req *http.Request) (*http.Response, error) {
-			cred, err := s.o.Tokens.Get(req.Context(), appID, connID)
+			ctx, cancel := context.WithTimeout(req.Context(), s.o.CallTimeout)
+			resp, err := s.do(req.WithContext(ctx), appID, connID, &refresh)
 			if err != nil {
+				cancel()
 				return nil, err
 			}
-			resp, err := s.send(req, cred)
-			if err != nil || resp.StatusCode != http.StatusUnauthorized {
-				return resp, err
-			}
-			resp.Body.Close()
-			fresh, err := s.o.Tokens.ForceRefresh(req.Context(), appID, connID, cred.Token.AccessToken)
-			if err != nil {
-				return nil, err
-			}
-			if req.GetBody != nil { // a PROPFIND or REPORT sends its body again
-				if req.Body, err = req.GetBody(); err != nil {
-					return nil, err
-				}
-			}
-			return s.send(req, fresh)
+			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+			return resp, nil
 		},
 	}
+}
+
+func (s *Service) do(req *http.Request, appID, connID string, refresh *sync.Mutex) (*http.Response, error) {
+	cred, err := s.o.Tokens.Get(req.Context(), appID, connID)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.send(req, cred)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	resp.Body.Close()
+	// Calls that were rejected together wait for the first one's refresh
+	// and use its token instead of each forcing one (or, within the token
+	// manager's cooldown, being handed the rejected token back).
+	refresh.Lock()
+	fresh, err := s.o.Tokens.Get(req.Context(), appID, connID)
+	if err == nil && fresh.Token.AccessToken == cred.Token.AccessToken {
+		fresh, err = s.o.Tokens.ForceRefresh(req.Context(), appID, connID, cred.Token.AccessToken)
+	}
+	refresh.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if req.GetBody != nil { // a PROPFIND or REPORT sends its body again
+		if req.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	return s.send(req, fresh)
+}
+
+// cancelBody ends a call's deadline when the adapter is done with the body.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func (s *Service) send(req *http.Request, cred *tokens.Credential) (*http.Response, error) {
@@ -138,7 +211,7 @@ func (s *Service) Calendars(ctx context.Context, appID, connID string) ([]Calend
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.o.ListTimeout)
 	defer cancel()
 	cals, err := cr.ListCalendars(ctx, s.call(appID, c.ID, p))
 	if err != nil {

@@ -25,7 +25,9 @@ func BenchmarkRewrite(b *testing.B) {
 	cred := &tokens.Credential{ConnectionID: "con_1", AppID: "app_1", Provider: prov, Token: model.Token{AccessToken: "ya29.a0AfH6SMBx"}}
 	in := httptest.NewRequest("GET", "/proxy/con_1/calendars/primary/events?maxResults=10&singleEvents=true", nil)
 	in.Header = http.Header{"Accept": {"application/json"}, "User-Agent": {"bench"}, "Accept-Encoding": {"gzip"}}
-	c := &call{Context: context.Background(), cred: cred, up: up}
+	c := &call{cred: cred, up: up}
+	p.sweep.begin(c, context.Background())
+	defer p.sweep.finish(c)
 	in = in.WithContext(c)
 	outURL := *in.URL
 	out := &http.Request{Method: "GET", URL: &outURL, Header: http.Header{}}

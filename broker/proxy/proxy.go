@@ -76,6 +76,7 @@ type Proxy struct {
 	maxBody    int64
 	retryLimit int64
 	log        *slog.Logger
+	sweep      *sweeper // the deadlines of the calls in flight
 	upstreams  sync.Map // *providers.Provider -> *upstream
 	// public and publicPath: the broker's public URL, for Destination.
 	public     *url.URL
@@ -108,6 +109,7 @@ func New(o Options) (*Proxy, error) {
 		opts: o, creds: o.Creds, timeout: o.Timeout, maxBody: o.MaxRequestBody,
 		retryLimit: o.RetryBodyLimit, log: o.Logger,
 	}
+	p.sweep = &sweeper{timeout: p.timeout, tick: sweepTick(p.timeout)}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -142,9 +144,10 @@ func (p *Proxy) Options() Options {
 }
 
 // call is one proxied request's state, carried from ServeProxy to Rewrite
-// and the transport by the request context (it is that context).
+// and the transport by the request context (it is that context, see
+// deadline.go).
 type call struct {
-	context.Context
+	callCtx
 	cred          *tokens.Credential
 	up            *upstream
 	path, rawPath string
@@ -157,13 +160,6 @@ type call struct {
 }
 
 type ctxKey struct{}
-
-func (c *call) Value(key any) any {
-	if _, ok := key.(ctxKey); ok {
-		return c
-	}
-	return c.Context.Value(key)
-}
 
 func callFrom(ctx context.Context) *call {
 	c, _ := ctx.Value(ctxKey{}).(*call)
@@ -223,9 +219,8 @@ func (p *Proxy) ServeProxy(w http.ResponseWriter, r *http.Request, appID, connID
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
-	defer cancel()
-	c.Context = ctx
+	p.sweep.begin(c, r.Context())
+	defer p.sweep.finish(c)
 	p.rp.ServeHTTP(w, r.WithContext(c))
 }
 

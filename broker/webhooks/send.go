@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/netguard"
 )
 
 // UserAgent is sent with every delivery.
@@ -33,8 +33,8 @@ const (
 // check), no redirect is followed (the 3xx is the answer, and it is not a
 // 2xx), no proxy from the environment is used (it would dial for us,
 // around the check), and timeout bounds the whole attempt.
-func NewClient(timeout time.Duration, control func(network, address string, c syscall.RawConn) error) *http.Client {
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: control}
+func NewClient(timeout time.Duration, resolver *net.Resolver, control func(network, address string, c syscall.RawConn) error) *http.Client {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Resolver: resolver, Control: control}
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,
@@ -52,35 +52,17 @@ func NewClient(timeout time.Duration, control func(network, address string, c sy
 	}
 }
 
-// CheckURL says what is wrong with a webhookUrl at delivery time ("" when
-// nothing): https, or plain http to a loopback address when allowLoopback.
-// Which addresses may be dialled is checked when dialling.
-func CheckURL(raw string, allowLoopback bool) string {
+// CheckURL says what is wrong with a webhookUrl at delivery time: the
+// rule of registration (broker/netguard: https, plain http only to loopback
+// when allowLoopback, no internal address in any spelling), checked again
+// because the operator's setting may have changed since. Which addresses
+// may be dialled is checked when dialling (netguard.Control).
+func CheckURL(raw string, allowLoopback bool) error {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil {
-		return "not an absolute URL without user information"
+	if err != nil || u.User != nil {
+		return errors.New("not an absolute URL without user information")
 	}
-	switch u.Scheme {
-	case "https":
-		return ""
-	case "http":
-		if allowLoopback && isLoopbackHost(u.Hostname()) {
-			return ""
-		}
-		if allowLoopback {
-			return "plain http is allowed only to a loopback address"
-		}
-		return "must be https (plain http only to loopback with server.allowInsecureLoopback)"
-	}
-	return "must be https"
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(h)
-	return err == nil && ip.Unmap().IsLoopback()
+	return netguard.CheckURL(u, allowLoopback)
 }
 
 // send makes one signed POST of e to target.
@@ -136,6 +118,13 @@ func describeErr(err error, timeout time.Duration) string {
 	}
 	var ne net.Error
 	switch {
+	case errors.Is(err, netguard.ErrRefused):
+		// The dial check's verdict names the range, never the address.
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			err = oe.Err
+		}
+		return "webhookUrl leads to a refused address: " + err.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return fmt.Sprintf("no answer within %s", timeout)
 	}

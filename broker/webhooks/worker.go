@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -54,6 +55,11 @@ type Options struct {
 	// (server.allowInsecureLoopback); every other address a delivery must
 	// not reach is refused when dialling (broker/netguard), always.
 	AllowLoopback bool
+	// Resolver resolves receiver names (nil: the system's). Whatever it
+	// answers, the dialer refuses a loopback (unless AllowLoopback),
+	// private, link-local, CGNAT, multicast or metadata address
+	// (broker/netguard), so a name cannot point a delivery inside.
+	Resolver *net.Resolver
 	// Schedule overrides the package Schedule (tests).
 	Schedule []time.Duration
 	// Jitter maps a wait of the schedule to the one used; nil = ±JitterFraction.
@@ -105,7 +111,7 @@ func New(o Options) (*Worker, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	client := o.Telemetry.Client(NewClient(o.Timeout, netguard.Control(o.AllowLoopback)), telemetry.HideServerAddress())
+	client := o.Telemetry.Client(NewClient(o.Timeout, o.Resolver, netguard.Control(o.AllowLoopback)), telemetry.HideServerAddress())
 	return &Worker{o: o, client: client, wake: make(chan struct{}, 1)}, nil
 }
 
@@ -296,8 +302,8 @@ func (w *Worker) target(ctx context.Context, e model.WebhookEvent) (model.App, s
 	case !app.WebhooksDisabledAt.IsZero():
 		return app, "", outcome{err: "webhooks are off since the receiver answered 410 Gone; set webhookUrl again to turn them on", final: true}
 	}
-	if msg := CheckURL(app.WebhookURL, w.o.AllowLoopback); msg != "" {
-		return app, "", outcome{err: "webhookUrl refused: " + msg, final: true}
+	if err := CheckURL(app.WebhookURL, w.o.AllowLoopback); err != nil {
+		return app, "", outcome{err: "webhookUrl refused: " + err.Error(), final: true}
 	}
 	return app, app.WebhookURL, outcome{}
 }

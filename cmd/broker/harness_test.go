@@ -64,6 +64,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	URL    string
 	Stderr *syncBuffer
+	Stdout *syncBuffer
 	done   chan error
 }
 
@@ -104,11 +105,18 @@ func runBroker(t *testing.T, dir string, env []string, args ...string) (stdout, 
 // startBroker starts `broker serve -c cfg` in dir and waits for /healthz.
 func startBroker(t *testing.T, dir, cfg string, port int, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(brokerBin, "serve", "-c", cfg)
+	return startWith(t, dir, port, env, "serve", "-c", cfg)
+}
+
+// startWith starts the binary with args in dir and waits for /healthz on
+// port. Stdout and stderr both go to Stderr; Stdout has stdout alone.
+func startWith(t *testing.T, dir string, port int, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(brokerBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-	p := &proc{t: t, cmd: cmd, URL: fmt.Sprintf("http://127.0.0.1:%d", port), Stderr: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = p.Stderr, p.Stderr
+	p := &proc{t: t, cmd: cmd, URL: fmt.Sprintf("http://127.0.0.1:%d", port), Stderr: &syncBuffer{}, Stdout: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(p.Stderr, p.Stdout), p.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -18,16 +21,21 @@ import (
 	"github.com/oauthbroker/broker/config"
 )
 
-// Version is set at build time with -ldflags "-X main.Version=…".
-var Version = "dev"
-
 // cli carries the global flags and the output streams, so tests can run
 // commands in-process.
 type cli struct {
 	configPath string
+	// configExplicit: -c or BROKER_CONFIG named the file, so a missing one
+	// is an error; only the implicit ./broker.yaml may be absent.
+	configExplicit bool
+	// noConfigFile: there was no ./broker.yaml, every key is at its default.
+	noConfigFile bool
 	// demo is --demo of serve and check-config: demo: true without
 	// editing broker.yaml, validated like the key itself.
-	demo     bool
+	demo bool
+	// listen is --listen of serve and check-config: server.listen, with a
+	// publicUrl that follows it unless the file sets one.
+	listen   string
 	out, err io.Writer
 }
 
@@ -48,9 +56,15 @@ func main() {
 	defer stop()
 	c := &cli{out: os.Stdout, err: os.Stderr}
 	if err := c.root().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "broker:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+}
+
+// errorLine is how a failed command ends: one "broker: " prefix, also when
+// the error comes from package broker, whose errors start with its name.
+func errorLine(err error) string {
+	return "broker: " + strings.TrimPrefix(err.Error(), "broker: ")
 }
 
 func (c *cli) root() *cobra.Command {
@@ -59,14 +73,18 @@ func (c *cli) root() *cobra.Command {
 		Short:         "OAuth broker for calendar and booking integrations",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			c.configExplicit = c.configExplicit || cmd.Flags().Changed("config")
+		},
 	}
 	root.SetOut(c.out)
 	root.SetErr(c.err)
-	def := os.Getenv("BROKER_CONFIG")
+	def := os.Getenv(config.ConfigFileEnv)
+	c.configExplicit = def != ""
 	if def == "" {
-		def = "broker.yaml"
+		def = config.DefaultConfigFile
 	}
-	root.PersistentFlags().StringVarP(&c.configPath, "config", "c", def, "config file (env BROKER_CONFIG)")
+	root.PersistentFlags().StringVarP(&c.configPath, "config", "c", def, "config file (env "+config.ConfigFileEnv+"); without it and with no ./"+config.DefaultConfigFile+", every key has its default")
 	root.AddCommand(c.serveCmd(), c.checkConfigCmd(), c.migrateCmd(), newAppsCmd(c), c.keysCmd(), c.versionCmd())
 	return root
 }
@@ -74,42 +92,88 @@ func (c *cli) root() *cobra.Command {
 // loadConfig loads and validates broker.yaml, builds the logger from it
 // (the warn-level CLI logger for one-shot commands, log.* for serve), and
 // fills development secrets outside production.
-func (c *cli) loadConfig(newLogger func(*config.Config) *slog.Logger) (*config.Config, *slog.Logger, error) {
-	cfg, err := c.load()
+func (c *cli) loadConfig(newLogger func(*config.Config) *slog.Logger) (*config.Config, *slog.Logger, broker.DevSecrets, error) {
+	cfg, err := c.checked()
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, nil, err
+		return nil, nil, broker.DevSecrets{}, err
 	}
 	logger := newLogger(cfg)
-	if err := broker.PrepareSecrets(cfg, logger, c.err); err != nil {
-		return nil, nil, err
+	dev, err := broker.FillDevSecrets(cfg)
+	if err != nil {
+		return nil, nil, dev, err
 	}
-	return cfg, logger, nil
+	if dev.NewAdminToken != "" {
+		// Shown once, on the terminal of the developer who started it:
+		// this is how a fresh clone gets its first admin call.
+		fmt.Fprintf(c.err, "\n  Development admin token (also in %s):\n\n    %s\n\n", dev.Path, dev.NewAdminToken)
+	}
+	return cfg, logger, dev, nil
+}
+
+// checked loads the config, applies the command-line overrides and finds
+// every problem in one pass (config.Check). The problems go to stderr one
+// "path: message" a line, and the error returned counts them.
+func (c *cli) checked() (*config.Config, error) {
+	cfg, err := c.load()
+	if cfg != nil {
+		err = config.Check(cfg, err)
+	}
+	var verrs config.ValidationErrors
+	if errors.As(err, &verrs) {
+		for _, e := range verrs {
+			fmt.Fprintf(c.err, "%s: %s\n", e.Path, e.Message)
+		}
+		return nil, fmt.Errorf("%s: %d problem(s)", c.source(), len(verrs))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// source names where the config came from, for messages.
+func (c *cli) source() string {
+	if c.noConfigFile {
+		return "the defaults (no " + config.DefaultConfigFile + ")"
+	}
+	return c.configPath
 }
 
 // load reads broker.yaml and applies the command-line overrides, before
-// anything validates it, so a flag is refused exactly like its key.
+// anything validates it, so a flag is refused exactly like its key. With
+// ValidationErrors it still returns the config, for config.Check. With no
+// -c, no BROKER_CONFIG and no ./broker.yaml it is every default.
 func (c *cli) load() (*config.Config, error) {
 	cfg, err := config.Load(c.configPath)
-	if err != nil {
+	c.noConfigFile = false
+	if err != nil && !c.configExplicit && errors.Is(err, fs.ErrNotExist) {
+		cfg, err = config.Parse(nil, nil)
+		c.noConfigFile = true
+	}
+	if cfg == nil {
 		return nil, err
 	}
 	if c.demo {
 		cfg.Demo = true
 	}
-	return cfg, nil
+	if c.listen != "" {
+		cfg.SetListen(c.listen)
+	}
+	return cfg, err
 }
 
 // open loads the config and opens the store with migrations applied, for
-// the commands that work on stored data.
+// the commands that work on stored data. Development keys are announced
+// only when this command generated them: serve warns on every start.
 func (c *cli) open(ctx context.Context) (*runtimeEnv, error) {
-	cfg, logger, err := c.loadConfig(func(*config.Config) *slog.Logger {
+	cfg, logger, dev, err := c.loadConfig(func(*config.Config) *slog.Logger {
 		return slog.New(slog.NewTextHandler(c.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
 	if err != nil {
 		return nil, err
+	}
+	if dev.Created {
+		broker.WarnDevSecrets(logger, dev)
 	}
 	keys, err := broker.KeyRing(cfg)
 	if err != nil {
@@ -124,16 +188,4 @@ func (c *cli) open(ctx context.Context) (*runtimeEnv, error) {
 		return nil, err
 	}
 	return &runtimeEnv{Config: cfg, Store: st, Keys: keys, Logger: logger, Close: func() { st.Close() }}, nil
-}
-
-func (c *cli) versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "broker", Version)
-			return nil
-		},
-	}
 }

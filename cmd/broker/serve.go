@@ -1,10 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,26 +19,37 @@ func (c *cli) serveCmd() *cobra.Command {
 		Short: "run the broker's HTTP server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, logger, err := c.loadConfig(func(cfg *config.Config) *slog.Logger { return broker.NewLogger(cfg.Log, c.err) })
+			cfg, logger, dev, err := c.loadConfig(func(cfg *config.Config) *slog.Logger { return broker.NewLogger(cfg.Log, c.err) })
 			if err != nil {
 				return err
 			}
-			b, err := broker.New(cmd.Context(), cfg, broker.Options{Logger: logger, Version: Version})
+			if dev.InUse {
+				broker.WarnDevSecrets(logger, dev) // once per start
+			}
+			bi := readBuildInfo()
+			b, err := broker.New(cmd.Context(), cfg, broker.Options{Logger: logger, Version: bi.Version})
 			if err != nil {
 				return err
 			}
 			defer b.Close()
+			ln, err := net.Listen("tcp", cfg.Server.Listen)
+			if err != nil {
+				return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
+			}
+			c.printStart(c.out, cfg, bi, ln.Addr().String())
 			if cfg.Demo {
 				d, err := b.EnsureDemoApp(cmd.Context())
 				if err != nil {
+					ln.Close()
 					return err
 				}
 				printDemo(c.out, cfg, d)
 			}
-			return b.ListenAndServe(cmd.Context())
+			return b.Serve(cmd.Context(), ln)
 		},
 	}
 	cmd.Flags().BoolVar(&c.demo, "demo", false, "mount the built-in demo provider under /demo/ and create a demo app (same as demo: true; refused in production)")
+	cmd.Flags().StringVar(&c.listen, "listen", "", "address to listen on, host:port (server.listen); publicUrl follows it unless set")
 	return cmd
 }
 
@@ -67,25 +78,15 @@ func (c *cli) checkConfigCmd() *cobra.Command {
 		Short: "load and validate the config; print every problem with its YAML path",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := c.load()
-			if err == nil {
-				err = cfg.Validate()
-			}
-			if err != nil {
-				var verrs config.ValidationErrors
-				if errors.As(err, &verrs) {
-					for _, e := range verrs {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", e.Path, e.Message)
-					}
-					return fmt.Errorf("%s: %d problem(s)", c.configPath, len(verrs))
-				}
+			if _, err := c.checked(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", c.configPath)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", c.source())
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&c.demo, "demo", false, "check the config as serve --demo would run it")
+	cmd.Flags().StringVar(&c.listen, "listen", "", "check the config as serve --listen would run it")
 	return cmd
 }
 

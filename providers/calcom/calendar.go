@@ -3,7 +3,6 @@ package calcom
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,10 +22,6 @@ const take = 250
 
 // maxPages bounds one listing (take × maxPages bookings).
 const maxPages = 2000
-
-// maxBody bounds one decoded answer (a page of 250 full bookings, attendees
-// and responses included, is well below it).
-const maxBody = 32 << 20
 
 // lookback widens the query on both sides. Cal.com filters on a booking's
 // start (afterStart) and end (beforeEnd) separately, never on overlap, so a
@@ -77,7 +72,7 @@ func (Room) ListEvents(ctx context.Context, call providers.CalendarCall, calenda
 		}
 		q.Set("skip", strconv.Itoa(skip))
 		var page bookingsPage
-		if err := get(ctx, call, "/bookings?"+q.Encode(), &page); err != nil {
+		if err := call.GetJSON(ctx, "/bookings?"+q.Encode(), &page); err != nil {
 			return err
 		}
 		for _, b := range page.Data {
@@ -127,25 +122,4 @@ func event(uid, id, status, start, end string) (providers.Event, error) {
 		return ev, &providers.UpstreamError{Reason: "booking without an id or a valid start or end"}
 	}
 	return ev, nil
-}
-
-func get(ctx context.Context, call providers.CalendarCall, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, call.BaseURL+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := call.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return &providers.UpstreamError{Status: resp.StatusCode}
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(v); err != nil {
-		return &providers.UpstreamError{Reason: "malformed JSON"}
-	}
-	return nil
 }

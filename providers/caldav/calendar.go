@@ -56,6 +56,9 @@ func (Room) ListCalendars(ctx context.Context, call providers.CalendarCall) ([]p
 	if err = dc.result(ctx, err); err != nil {
 		return nil, err
 	}
+	if principal == "" {
+		return nil, &providers.UpstreamError{Reason: "no current-user-principal"}
+	}
 	cc, err := caldav.NewClient(dc, dc.base.String())
 	if err != nil {
 		return nil, err
@@ -64,7 +67,7 @@ func (Room) ListCalendars(ctx context.Context, call providers.CalendarCall) ([]p
 	if err = dc.result(ctx, err); err != nil {
 		return nil, err
 	}
-	if principal == "" || home == "" {
+	if home == "" {
 		return nil, &providers.UpstreamError{Reason: "no calendar home set"}
 	}
 	rs, err := dc.propfind(ctx, home, "1", calendarProps)
@@ -309,13 +312,13 @@ func (l *lister) expand(m *vevent, overrides []vevent, a, b time.Time) error {
 		limit = b.Add(margin)
 	}
 	try := func(t time.Time) error {
-		k := key(t, m.allDay)
-		if skip[k] || done[k] || len(done) >= maxPerSeries {
-			return nil
-		}
 		occ := *m
 		occ.start = t
 		if !l.want(&occ, a, b) {
+			return nil
+		}
+		k := key(t, m.allDay)
+		if skip[k] || done[k] || len(done) >= maxPerSeries || !m.allDay && skip[exDay+t.Format("20060102")] {
 			return nil
 		}
 		done[k] = true
@@ -326,7 +329,9 @@ func (l *lister) expand(m *vevent, overrides []vevent, a, b time.Time) error {
 		if m.zone.loc != nil && !m.allDay {
 			loc = m.zone.loc
 		}
-		if next, ok := rule(m.rrule, m.start.In(loc)); ok {
+		// The earliest start that can still reach the window.
+		notBefore := a.Add(-margin).AddDate(0, 0, -m.dur.days-1).Add(-m.dur.exact)
+		if next, ok := rule(m.rrule, m.start.In(loc), notBefore); ok {
 			for range maxSteps {
 				t, more := next()
 				if !more || !t.Before(limit) {

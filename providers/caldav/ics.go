@@ -26,8 +26,11 @@ type vevent struct {
 	upd    time.Time
 	rrule  string
 	rdates []time.Time
-	exdate map[string]bool
+	exdate map[string]bool // instance keys, and exDay+date for a date
 }
+
+// exDay prefixes an EXDATE that is a date in a timed series.
+const exDay = "day:"
 
 // span is an event's length: nominal days (wall-clock days in the event's
 // zone, RFC 5545 §3.3.6) plus an exact duration.
@@ -85,18 +88,20 @@ func parseTime(p *ical.Prop, value string, vtz map[string]*ical.Component, z *zo
 }
 
 // parseTimes reads every value of the props (EXDATE and RDATE may list
-// several, comma-separated; an RDATE period counts by its start).
-func parseTimes(props []ical.Prop, vtz map[string]*ical.Component, z *zones) []time.Time {
+// several, comma-separated; an RDATE period counts by its start), and
+// which of them are dates.
+func parseTimes(props []ical.Prop, vtz map[string]*ical.Component, z *zones) ([]time.Time, []bool) {
 	var out []time.Time
+	var dates []bool
 	for i := range props {
 		for _, v := range strings.Split(props[i].Value, ",") {
 			v, _, _ = strings.Cut(v, "/")
-			if t, _, _, err := parseTime(&props[i], v, vtz, z); err == nil {
-				out = append(out, t)
+			if t, date, _, err := parseTime(&props[i], v, vtz, z); err == nil {
+				out, dates = append(out, t), append(dates, date)
 			}
 		}
 	}
-	return out
+	return out, dates
 }
 
 // parseEvent reads a VEVENT; ok is false for one without a usable start.
@@ -160,11 +165,16 @@ func parseEvent(c *ical.Component, vtz map[string]*ical.Component, z *zones) (ve
 		ev.rrule = p.Value
 	}
 	if ev.rid == "" {
-		ev.rdates = parseTimes(c.Props[ical.PropRecurrenceDates], vtz, z)
-		if ex := parseTimes(c.Props[ical.PropExceptionDates], vtz, z); len(ex) > 0 {
+		ev.rdates, _ = parseTimes(c.Props[ical.PropRecurrenceDates], vtz, z)
+		if ex, dates := parseTimes(c.Props[ical.PropExceptionDates], vtz, z); len(ex) > 0 {
 			ev.exdate = make(map[string]bool, len(ex))
-			for _, t := range ex {
-				ev.exdate[key(t, ev.allDay)] = true
+			for i, t := range ex {
+				if dates[i] && !ev.allDay {
+					// A date excluding from a timed series: that whole day.
+					ev.exdate[exDay+t.Format("20060102")] = true
+				} else {
+					ev.exdate[key(t, ev.allDay)] = true
+				}
 			}
 		}
 	}
@@ -232,16 +242,51 @@ func (ev vevent) toEvent(calendarID, id, recurring string) providers.Event {
 	return out
 }
 
-// rule walks an RRULE from start, in start's zone.
-func rule(value string, start time.Time) (func() (time.Time, bool), bool) {
+// rule walks an RRULE from start, in start's zone. When the instances
+// cannot depend on where the walk begins (no COUNT, a daily to yearly
+// rule), it begins whole intervals later, at most a period before
+// notBefore: a series from 2000 is not walked day by day to today, and one
+// from 1700 not past rrule-go's reach (292 years, a time.Duration).
+func rule(value string, start, notBefore time.Time) (func() (time.Time, bool), bool) {
 	opt, err := rrule.StrToROptionInLocation(value, start.Location())
 	if err != nil {
 		return nil, false
 	}
-	opt.Dtstart = start
+	opt.Dtstart = fastForward(opt, start, notBefore)
 	r, err := rrule.NewRRule(*opt)
 	if err != nil {
 		return nil, false
 	}
 	return r.Iterator(), true
+}
+
+func fastForward(opt *rrule.ROption, start, notBefore time.Time) time.Time {
+	if opt.Count != 0 || !start.Before(notBefore) {
+		return start
+	}
+	n := max(opt.Interval, 1)
+	nb := notBefore.In(start.Location())
+	var t time.Time
+	switch opt.Freq {
+	case rrule.YEARLY:
+		k := (nb.Year() - start.Year() - 1) / n * n
+		t = start.AddDate(k, 0, 0)
+	case rrule.MONTHLY:
+		months := (nb.Year()-start.Year())*12 + int(nb.Month()-start.Month()) - 1
+		t = start.AddDate(0, months/n*n, 0)
+	case rrule.WEEKLY:
+		weeks := int(nb.Sub(start).Hours()/24)/7 - 1
+		t = start.AddDate(0, 0, 7*(weeks/n*n))
+	case rrule.DAILY:
+		days := int(nb.Sub(start).Hours()/24) - 1
+		t = start.AddDate(0, 0, days/n*n)
+	default:
+		return start
+	}
+	// A 31st or a 29 February that AddDate moved to another day: keep the
+	// true start.
+	if (opt.Freq == rrule.YEARLY || opt.Freq == rrule.MONTHLY) && t.Day() != start.Day() || t.Before(start) || !t.Before(notBefore) {
+		return start
+	}
+	return t
 }

@@ -29,8 +29,7 @@ func newZones(floating func() *time.Location) *zones {
 // resolve maps a TZID to a zone: an IANA name as it is; a Windows name
 // (Exchange) through the CLDR table; a prefixed IANA name such as
 // "/mozilla.org/20050126_1/Europe/Berlin"; the X-LIC-LOCATION of its
-// VTIMEZONE; else the VTIMEZONE's standard offset, a fixed zone; else the
-// floating zone.
+// VTIMEZONE; else the zone its VTIMEZONE defines; else the floating zone.
 func (z *zones) resolve(tzid string, vtz *ical.Component) zone {
 	if zn, ok := z.cache[tzid]; ok {
 		return zn
@@ -41,7 +40,7 @@ func (z *zones) resolve(tzid string, vtz *ical.Component) zone {
 			zn, ok = ianaOrWindows(p.Value)
 		}
 		if !ok {
-			zn, ok = fixedFromVTimezone(tzid, vtz)
+			zn.loc, ok = vtimezoneLocation(tzid, vtz)
 		}
 	}
 	if !ok {
@@ -80,25 +79,6 @@ func iana(name string) (zone, bool) {
 		return zone{}, false
 	}
 	return zone{loc: loc, name: loc.String()}, true
-}
-
-// fixedFromVTimezone is the last resort for a zone known only by its
-// VTIMEZONE (Outlook's "Customized Time Zone"): its STANDARD offset. The
-// summer offset is not applied; docs/providers.md says so.
-func fixedFromVTimezone(tzid string, vtz *ical.Component) (zone, bool) {
-	for _, want := range []string{ical.CompTimezoneStandard, ical.CompTimezoneDaylight} {
-		for _, c := range vtz.Children {
-			if c.Name != want {
-				continue
-			}
-			if p := c.Props.Get(ical.PropTimezoneOffsetTo); p != nil {
-				if off, ok := parseOffset(p.Value); ok {
-					return zone{loc: time.FixedZone(tzid, off)}, true
-				}
-			}
-		}
-	}
-	return zone{}, false
 }
 
 // parseOffset reads a UTC offset such as -0500 or +053000 as seconds.

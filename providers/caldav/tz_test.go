@@ -3,6 +3,7 @@ package caldav_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestWindowsZonesLoad(t *testing.T) {
 	}
 }
 
-// A zone known only by its VTIMEZONE takes its standard offset; a floating
+// A zone known only by its VTIMEZONE (one offset) is that zone; a floating
 // time is read in the calendar's zone, UTC when the server tells none.
 func TestCustomAndFloatingZones(t *testing.T) {
 	s := caldavtest.NewServer(t, user, pass)
@@ -83,5 +84,43 @@ func TestTooLargeAnswerIsSplit(t *testing.T) {
 	var ue *providers.UpstreamError
 	if !errors.As(err, &ue) || ue.Status != 0 {
 		t.Fatalf("err = %v, want an UpstreamError for the size", err)
+	}
+}
+
+// A zone defined only by its VTIMEZONE, with summer time: its offsets
+// apply by season, and a weekly series keeps its wall clock across the
+// change.
+func TestVTimezoneDefinedZone(t *testing.T) {
+	s := caldavtest.NewServer(t, user, pass)
+	s.MustPut(t, "personal", "outlook", ics(`BEGIN:VTIMEZONE
+TZID:(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna
+BEGIN:STANDARD
+DTSTART:16011028T030000
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010325T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VEVENT
+UID:outlook
+DTSTAMP:20260101T000000Z
+DTSTART;TZID="(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna":20260320T090000
+DTEND;TZID="(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna":20260320T100000
+RRULE:FREQ=WEEKLY
+END:VEVENT
+`))
+	got := list(t, call(s, pass), caldavtest.PersonalID, "2026-03-20T00:00:00Z", "2026-04-01T00:00:00Z")
+	if want := []string{"outlook_20260320T080000Z", "outlook_20260327T080000Z"}; !slices.Equal(ids(got), want) {
+		t.Fatalf("events %v, want %v", ids(got), want)
+	}
+	got = list(t, call(s, pass), caldavtest.PersonalID, "2026-07-01T00:00:00Z", "2026-07-04T00:00:00Z")
+	if e := got["outlook_20260703T070000Z"]; !e.Start.Equal(date("2026-07-03T07:00:00Z")) || e.End.Sub(e.Start) != time.Hour || e.TimeZone != "" {
+		t.Fatalf("summer occurrence: %v %+v", ids(got), e)
 	}
 }

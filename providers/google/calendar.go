@@ -2,9 +2,6 @@ package google
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -16,10 +13,6 @@ var _ providers.CalendarReader = Room{}
 
 // maxResults is events.list's largest page: the fewest round trips.
 const maxResults = 2500
-
-// maxBody bounds one decoded Google answer (a full events page is a few MiB
-// at most).
-const maxBody = 32 << 20
 
 type gCalendarList struct {
 	Items []struct {
@@ -66,7 +59,7 @@ func (Room) ListCalendars(ctx context.Context, call providers.CalendarCall) ([]p
 			q.Set("pageToken", token)
 		}
 		var page gCalendarList
-		if err := get(ctx, call, "/users/me/calendarList?"+q.Encode(), &page); err != nil {
+		if err := call.GetJSON(ctx, "/users/me/calendarList?"+q.Encode(), &page); err != nil {
 			return nil, err
 		}
 		for _, c := range page.Items {
@@ -99,7 +92,7 @@ func (Room) ListEvents(ctx context.Context, call providers.CalendarCall, calenda
 			q.Set("pageToken", token)
 		}
 		var page gEvents
-		if err := get(ctx, call, "/calendars/"+url.PathEscape(calendarID)+"/events?"+q.Encode(), &page); err != nil {
+		if err := call.GetJSON(ctx, "/calendars/"+url.PathEscape(calendarID)+"/events?"+q.Encode(), &page); err != nil {
 			return err
 		}
 		for _, it := range page.Items {
@@ -142,25 +135,4 @@ func (Room) ListEvents(ctx context.Context, call providers.CalendarCall, calenda
 		}
 		token = page.NextPageToken
 	}
-}
-
-func get(ctx context.Context, call providers.CalendarCall, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, call.BaseURL+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := call.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return &providers.UpstreamError{Status: resp.StatusCode}
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(v); err != nil {
-		return &providers.UpstreamError{Reason: "malformed JSON"}
-	}
-	return nil
 }

@@ -24,10 +24,6 @@ const maxPageSize = 1000
 // is cut off rather than followed until the call's deadline.
 const maxPages = 2000
 
-// maxBody bounds one decoded Graph answer (a full page of the few fields
-// asked for is far below it).
-const maxBody = 32 << 20
-
 // Only what the broker maps is asked for ($select) and decoded: attendees,
 // body, location, organizer and online meeting never cross the wire.
 const (
@@ -191,7 +187,11 @@ func pages(ctx context.Context, call providers.CalendarCall, first string, prefe
 		if n > 0 && !underBase(call.BaseURL, next) {
 			return &providers.UpstreamError{Reason: "nextLink outside the API base URL"}
 		}
-		link, err := get(ctx, call, next, prefer, page)
+		var link string
+		err := call.Get(ctx, next, http.Header{"Prefer": prefer}, func(r io.Reader) (err error) {
+			link, err = page(r)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -214,25 +214,4 @@ func underBase(base, link string) bool {
 	p := l.Path
 	return strings.EqualFold(l.Scheme, b.Scheme) && strings.EqualFold(l.Host, b.Host) &&
 		path.Clean(p) == p && strings.HasPrefix(p, strings.TrimRight(b.Path, "/")+"/")
-}
-
-func get(ctx context.Context, call providers.CalendarCall, u string, prefer []string, page func(io.Reader) (string, error)) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", &providers.UpstreamError{Reason: "unusable URL"}
-	}
-	req.Header.Set("Accept", "application/json")
-	for _, p := range prefer {
-		req.Header.Add("Prefer", p)
-	}
-	resp, err := call.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return "", &providers.UpstreamError{Status: resp.StatusCode}
-	}
-	return page(io.LimitReader(resp.Body, maxBody))
 }

@@ -186,3 +186,23 @@ func TestErrorStatuses(t *testing.T) {
 		t.Fatalf("unknown calendar: %v", err)
 	}
 }
+
+// An answer the adapter cannot read is an UpstreamError without a status:
+// not JSON, or a time in a zone it did not ask for and cannot place.
+func TestUnusableAnswers(t *testing.T) {
+	for name, body := range map[string]string{
+		"not json": `<html>maintenance</html>`,
+		"windows zone": `{"value":[{"id":"x","isAllDay":false,"start":{"dateTime":"2026-03-28T09:00:00.0000000","timeZone":"Pacific Standard Time"},` +
+			`"end":{"dateTime":"2026-03-28T10:00:00.0000000","timeZone":"Pacific Standard Time"}}]}`,
+		"no start": `{"value":[{"id":"x","isAllDay":true,"start":{},"end":{}}]}`,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
+		c := providers.CalendarCall{BaseURL: srv.URL + "/v1.0", Do: http.DefaultClient.Do}
+		err := microsoft.Room{}.ListEvents(t.Context(), c, "cal", time.Now(), time.Now().Add(time.Hour), func(providers.Event) error { return nil })
+		srv.Close()
+		var ue *providers.UpstreamError
+		if !errors.As(err, &ue) || ue.Status != 0 || strings.Contains(err.Error(), "maintenance") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}

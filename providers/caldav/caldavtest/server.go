@@ -38,7 +38,7 @@ type Server struct {
 	passwords map[string]bool
 	calendars []caldav.Calendar
 	objects   map[string]map[string]caldav.CalendarObject // calendar path → object path →
-	fail      []int
+	fail      []failure
 	requests  map[string]int
 	delay     time.Duration
 }
@@ -55,11 +55,11 @@ func NewServer(t testing.TB, user, password string) *Server {
 		s.requests[r.Method]++
 		delay := s.delay
 		var status int
-		if len(s.fail) > 0 {
-			status, s.fail = s.fail[0], s.fail[1:]
-		}
 		u, p, ok := r.BasicAuth()
 		authed := ok && u == s.user && s.passwords[p]
+		if len(s.fail) > 0 && authed && (s.fail[0].method == "" || s.fail[0].method == r.Method) {
+			status, s.fail = s.fail[0].status, s.fail[1:]
+		}
 		s.mu.Unlock()
 		if delay > 0 {
 			time.Sleep(delay)
@@ -68,6 +68,9 @@ func NewServer(t testing.TB, user, password string) *Server {
 		case !authed:
 			w.Header().Set("WWW-Authenticate", `Basic realm="caldav"`)
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		case status == http.StatusUnauthorized:
+			w.Header().Set("WWW-Authenticate", `Basic realm="caldav"`)
+			http.Error(w, "Unauthorized", status)
 		case status != 0:
 			// A body a careless adapter would repeat.
 			http.Error(w, "internal trace: secret-marker "+r.URL.String(), status)
@@ -92,12 +95,22 @@ func (s *Server) SetPasswords(pw ...string) {
 	}
 }
 
-// FailNext makes the next requests (authenticated ones) answer these
-// statuses, one each, with a body that must never be repeated.
-func (s *Server) FailNext(status ...int) {
+type failure struct {
+	method string
+	status int
+}
+
+// FailNext makes the next authenticated requests answer these statuses,
+// one each, with a body that must never be repeated.
+func (s *Server) FailNext(status ...int) { s.FailNextOn("", status...) }
+
+// FailNextOn is FailNext for requests of one method (REPORT, PROPFIND).
+func (s *Server) FailNextOn(method string, status ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fail = append(s.fail, status...)
+	for _, st := range status {
+		s.fail = append(s.fail, failure{method, st})
+	}
 }
 
 // SetDelay makes every answer wait d (latency benchmarks).

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oauthbroker/broker/providers/providertest"
 )
 
 // CalEvent is one event (or occurrence) of the fake calendar API. Start and
@@ -25,22 +27,37 @@ type CalEvent struct {
 
 // Calendar is a fake of the Calendar v3 read API (calendarList.list,
 // events.list with singleEvents, orderBy=startTime, timeMin/timeMax,
-// maxResults, pageToken, showDeleted) answering only the bearer token Token.
+// maxResults, pageToken, showDeleted) answering only the bearer tokens it
+// accepts: its own list, or those the OAuth fake it was made for has issued
+// and not expired (NewCalendarFor).
 type Calendar struct {
 	URL string // the apiBaseUrl
 	// PageSize caps maxResults, to force several provider pages.
 	PageSize int
-	// Delay is waited before each answer (latency benchmarks).
+	// Delay is waited before each answer (latency benchmarks, deadlines);
+	// a request given up by the client ends the wait. Set it before use,
+	// or with SetDelay while requests run.
 	Delay time.Duration
+	// OnRequest, when set, sees each request before it is answered (a
+	// test expiring tokens between provider pages).
+	OnRequest func(r *http.Request)
 
 	mu        sync.Mutex
 	tokens    map[string]bool
+	accept    func(token string) bool
 	calendars []map[string]any
 	events    map[string][]CalEvent
 	calls     int
+	fail      failure
+	// answers caches rendered events pages (by calendar and query) until
+	// the data changes, so the fake's own cost stays out of benchmarks.
+	answers map[string][]byte
 }
 
-// NewCalendar starts the fake with a primary calendar "primary@example.com".
+type failure struct{ status, left int }
+
+// NewCalendar starts the fake with a primary calendar "primary@example.com",
+// accepting only token.
 func NewCalendar(t testing.TB, token string) *Calendar {
 	c := &Calendar{tokens: map[string]bool{token: true}, events: map[string][]CalEvent{}}
 	c.AddCalendar("primary@example.com", "Ann's calendar", true)
@@ -48,6 +65,33 @@ func NewCalendar(t testing.TB, token string) *Calendar {
 	t.Cleanup(srv.Close)
 	c.URL = srv.URL + "/calendar/v3"
 	return c
+}
+
+// NewCalendarFor starts the fake for the account of an OAuth fake: it
+// accepts exactly the access tokens oauth would (so expiring them there
+// makes the calendar answer 401 and the broker refresh).
+func NewCalendarFor(t testing.TB, oauth *providertest.Server) *Calendar {
+	c := NewCalendar(t, "")
+	c.SetTokens()
+	c.accept = oauth.AccessTokenValid
+	return c
+}
+
+// SetDelay changes Delay safely while requests run.
+func (c *Calendar) SetDelay(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Delay = d
+}
+
+// Fail makes the next n answers (n < 0: every one until Fail(0, 0)) a
+// Google error with that status, after the credential check: 403 as a
+// token without the calendar scope, 429 as a rate limit, 5xx as a backend
+// error.
+func (c *Calendar) Fail(status, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fail = failure{status, n}
 }
 
 // SetTokens replaces the accepted access tokens.
@@ -64,6 +108,7 @@ func (c *Calendar) SetTokens(tokens ...string) {
 func (c *Calendar) AddCalendar(id, summary string, primary bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.answers = nil
 	c.calendars = append(c.calendars, map[string]any{"kind": "calendar#calendarListEntry", "id": id,
 		"summary": summary, "primary": primary, "accessRole": "owner", "timeZone": "Europe/Berlin"})
 }
@@ -72,6 +117,7 @@ func (c *Calendar) AddCalendar(id, summary string, primary bool) {
 func (c *Calendar) Add(calendarID string, evs ...CalEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.answers = nil
 	c.events[calendarID] = append(c.events[calendarID], evs...)
 }
 
@@ -83,15 +129,33 @@ func (c *Calendar) Calls() int {
 }
 
 func (c *Calendar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if c.Delay > 0 {
-		time.Sleep(c.Delay)
+	if c.OnRequest != nil {
+		c.OnRequest(r)
+	}
+	c.mu.Lock()
+	delay := c.Delay
+	c.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls++
-	if !c.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] {
+	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !c.tokens[tok] && (c.accept == nil || !c.accept(tok)) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/"`)
 		gerr(w, 401, "Request had invalid authentication credentials.", "UNAUTHENTICATED")
+		return
+	}
+	if c.fail.left != 0 {
+		if c.fail.left > 0 {
+			c.fail.left--
+		}
+		c.writeFailure(w, c.fail.status)
 		return
 	}
 	path := strings.TrimPrefix(r.URL.EscapedPath(), "/calendar/v3")
@@ -111,11 +175,32 @@ func (c *Calendar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// writeFailure answers as Google does for each kind of refusal.
+func (c *Calendar) writeFailure(w http.ResponseWriter, status int) {
+	switch {
+	case status == http.StatusForbidden:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="https://www.googleapis.com/auth/calendar.readonly"`)
+		gerr(w, status, "Request had insufficient authentication scopes.", "PERMISSION_DENIED")
+	case status == http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", "30")
+		gerr(w, status, "Rate Limit Exceeded", "RESOURCE_EXHAUSTED")
+	case status >= 500:
+		gerr(w, status, "Backend Error", "INTERNAL")
+	default:
+		gerr(w, status, http.StatusText(status), "FAILED_PRECONDITION")
+	}
+}
+
 func (c *Calendar) hasCalendar(id string) bool {
 	return slices.ContainsFunc(c.calendars, func(m map[string]any) bool { return m["id"] == id })
 }
 
 func (c *Calendar) list(w http.ResponseWriter, r *http.Request, id string) {
+	key := id + "?" + r.URL.RawQuery
+	if b, ok := c.answers[key]; ok {
+		_, _ = w.Write(b)
+		return
+	}
 	q := r.URL.Query()
 	if q.Get("singleEvents") != "true" || q.Get("orderBy") != "startTime" {
 		gerr(w, 400, "The requested ordering is not available for the particular query.", "INVALID_ARGUMENT")
@@ -173,7 +258,12 @@ func (c *Calendar) list(w http.ResponseWriter, r *http.Request, id string) {
 	if end < len(sel) {
 		body["nextPageToken"] = strconv.Itoa(end)
 	}
-	_ = json.NewEncoder(w).Encode(body)
+	b, _ := json.Marshal(body)
+	if c.answers == nil {
+		c.answers = map[string][]byte{}
+	}
+	c.answers[key] = b
+	_, _ = w.Write(b)
 }
 
 func or(s, d string) string {
