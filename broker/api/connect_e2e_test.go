@@ -214,7 +214,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := events.New(events.Options{Store: st, Tokens: e.tok, Providers: reg, HTTPClient: hc, CursorKey: randomBytes(32)})
+	ev, err := events.New(events.Options{Store: st, Tokens: e.tok, Providers: reg, HTTPClient: hc, CursorKey: randomBytes(32),
+		CallTimeout: events.DefaultCallTimeout, ListTimeout: events.DefaultListTimeout, PerAccount: events.DefaultPerAccount})
 	if err != nil {
 		t.Fatal(err)
 	}

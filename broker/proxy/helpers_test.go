@@ -20,8 +20,8 @@ import (
 )
 
 // mustNew is New with broker.yaml's defaults (config.Default) under the
-// fields o sets, so a test names only what it is about. A test of a zero
-// value calls New itself.
+// fields o sets, so a test names only what it is about (RetryBodyLimit -1
+// for no buffering). A test of a zero value calls New itself.
 func mustNew(t testing.TB, o Options) *Proxy {
 	t.Helper()
 	d := config.Default().Proxy
@@ -34,7 +34,10 @@ func mustNew(t testing.TB, o Options) *Proxy {
 	if o.MaxRequestBody == 0 {
 		o.MaxRequestBody = int64(d.MaxRequestBody)
 	}
-	if o.RetryBodyLimit == 0 {
+	switch {
+	case o.RetryBodyLimit < 0: // asks for none: 0, which here means the default
+		o.RetryBodyLimit = 0
+	case o.RetryBodyLimit == 0:
 		o.RetryBodyLimit = int64(d.RetryBodyLimit)
 	}
 	if o.MaxResponseHeaderBytes == 0 {
