@@ -235,7 +235,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if h := b.tel.MetricsHandler(); h != nil && cfg.Telemetry.MetricsListen == "" {
-		b.engine.GET(MetricsPath, gin.WrapH(h))
+		b.engine.GET(MetricsPath, middleware.NoSniff(), gin.WrapH(h))
 	}
 	// Unknown paths answer with the error envelope too, not Gin's text page
 	// or its trailing-slash redirect (a 301 with an HTML body, which also
@@ -263,9 +263,10 @@ func (b *Broker) Mount(r gin.IRouter) error {
 }
 
 // middlewares run before every handler: telemetry first (its histogram and
-// span cover the rest), then recovery, request id and the access log.
+// span cover the rest), nosniff on every answer, then recovery, request id
+// and the access log.
 func (b *Broker) middlewares() []gin.HandlerFunc {
-	return append(b.tel.Server(), middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
+	return append(b.tel.Server(), middleware.NoSniff(), middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
 }
 
 // Telemetry is the broker's telemetry (tracer, meter, instruments).

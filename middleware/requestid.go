@@ -23,7 +23,9 @@ const MaxRequestIDLen = 128
 func RequestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := ginState(c)
-		s.id = c.Request.Header.Get(HeaderRequestID)
+		if vs := c.Request.Header[HeaderRequestID]; len(vs) > 0 {
+			s.id = vs[0]
+		}
 		if !validRequestID(s.id) {
 			s.id = newRequestID()
 		}

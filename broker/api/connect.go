@@ -1,10 +1,8 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -92,7 +90,7 @@ func (h connectHandler) sessions(c *gin.Context) {
 		ScheduleID: b.ScheduleID, RedirectURL: b.RedirectURL, Providers: b.Providers, AppState: b.AppState,
 	})
 	if err != nil {
-		failStart(c, err)
+		middleware.Fail(c, err) // a cap says when to try again: Retry-After
 		return
 	}
 	c.JSON(http.StatusOK, sessionsAnswer{ConnectURL: out.ConnectURL, ExpiresAt: out.ExpiresAt.UTC()})
@@ -125,7 +123,7 @@ func (h connectHandler) oauth(c *gin.Context) {
 		Scopes: b.Scopes, LoginHint: b.LoginHint, AppState: b.AppState,
 	})
 	if err != nil {
-		failStart(c, err)
+		middleware.Fail(c, err) // a cap says when to try again: Retry-After
 		return
 	}
 	c.JSON(http.StatusOK, oauthAnswer{OAuthURL: out.OAuthURL, ExpiresAt: out.ExpiresAt.UTC()})
@@ -182,14 +180,4 @@ func (h connectHandler) credentials(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"connection": toConnectionJSON(conn)})
-}
-
-// failStart answers a refused session start; the cap on unfinished
-// sessions says when to try again.
-func failStart(c *gin.Context, err error) {
-	var pl *connect.PendingLimitError
-	if errors.As(err, &pl) {
-		c.Header("Retry-After", strconv.Itoa(int(pl.RetryAfter.Seconds())))
-	}
-	middleware.Fail(c, err)
 }

@@ -20,9 +20,13 @@ import (
 func registerWebhooks(r gin.IRouter, d Deps) {
 	h := webhooksHandler{w: d.Webhooks, d: d}
 	app := []gin.HandlerFunc{middleware.NoStore(), d.Auth.App()}
+	// Asking for a delivery is limited per app (docs/webhooks.md): each is
+	// an outbound call, and a test a row of the shared outbox.
+	redeliver := middleware.RateLimitByKey(webhooks.RedeliverRate, webhooks.RedeliverBurst, middleware.KeyByAppID)
+	test := middleware.RateLimitByKey(webhooks.TestRate, webhooks.TestBurst, middleware.KeyByAppID)
 	r.GET("/v1/webhooks/deliveries", append(app, h.listOwn)...)
-	r.POST("/v1/webhooks/deliveries/:id/redeliver", append(app, h.redeliver)...)
-	r.POST("/v1/webhooks/test", append(app, h.test)...)
+	r.POST("/v1/webhooks/deliveries/:id/redeliver", append(app, redeliver, h.redeliver)...)
+	r.POST("/v1/webhooks/test", append(app, test, h.test)...)
 	r.GET("/v1/apps/:appId/webhooks/deliveries", middleware.NoStore(), d.Auth.Admin(false), h.listAdmin)
 }
 

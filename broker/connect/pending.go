@@ -23,6 +23,9 @@ func (e *PendingLimitError) Error() string {
 // Unwrap makes it a rate_limited error for the error table.
 func (e *PendingLimitError) Unwrap() error { return model.ErrRateLimited }
 
+// RetryIn is when to try again (model.RetryAfter: the Retry-After header).
+func (e *PendingLimitError) RetryIn() time.Duration { return e.RetryAfter }
+
 // createSession stores a new auth session unless the app already has the
 // most unfinished sessions the cap allows. The count and the insert are
 // two statements: concurrent creations can pass the cap by at most their

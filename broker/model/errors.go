@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Code is an error code of the HTTP API (docs/api.md). Codes are part of the
@@ -60,6 +61,13 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// RetryAfter is a refusal that knows when the call may be tried again;
+// middleware.Fail sends that as the Retry-After header, in whole seconds.
+type RetryAfter interface {
+	error
+	RetryIn() time.Duration
+}
 
 // Invalid returns an invalid_argument error naming the field.
 func Invalid(field, format string, args ...any) *Error {

@@ -11,15 +11,21 @@ import (
 // the caller's request context ends, or at the call's deadline
 // (proxy.timeout). The deadline and the caller's context are watched by one
 // sweeper per Proxy, not by a context.WithTimeout per request: that was a
-// timer, a cancel context registered in the request's context and a second
-// children map for the transport's own context, seven allocations and two
-// timer-heap operations on every request (2.4 % of a loaded broker's CPU,
-// docs/performance.md). The price is granularity: the deadline fires, and
-// a caller that went away is noticed, up to one sweep tick late
-// (timeout/16, at most 250 ms). Net/http's transport bounds what comes
-// before the response head anyway (dial, TLS handshake,
-// proxy.responseHeaderTimeout); the sweep bounds the rest, streaming of
-// both bodies included.
+// timer (two timer-heap operations), a cancel context registered in the
+// request's context and a children map there, seven allocations on every
+// request (2.4 % of a loaded broker's CPU, docs/performance.md). The price
+// is granularity: the deadline fires, and a caller that went away is
+// noticed, up to one sweep tick late (timeout/16, at most 250 ms).
+// Net/http's transport bounds what comes before the response head anyway
+// (dial, TLS handshake, proxy.responseHeaderTimeout); the sweep bounds the
+// rest, streaming of both bodies included.
+//
+// The call's cancellation is a cancel context of its own, derived from
+// nothing, so that making it registers nothing anywhere; it answers the
+// context package's own lookup (ReverseProxy wraps the call in a
+// value context, and the transport's context must find a real cancel
+// context through it, or the context package starts a goroutine per
+// request to watch the call).
 
 // sweepTick is how often the sweeper looks at the calls in flight.
 func sweepTick(timeout time.Duration) time.Duration {
@@ -28,21 +34,15 @@ func sweepTick(timeout time.Duration) time.Duration {
 
 // callCtx is the context half of a call.
 type callCtx struct {
-	// parent is the request's context: Value passes to it, and the
+	// parent is the request's context: values come from it, and the
 	// sweeper polls its end.
 	parent   context.Context
+	own      context.Context
+	cancel   context.CancelCauseFunc
 	deadline time.Time
-	done     chan struct{}
-
-	mu  sync.Mutex
-	err error
-	// afters are the functions the context package registered to cancel
-	// this context's children (the transport's); nil entries were stopped.
-	afters   []func()
-	afterBuf [2]func()
 
 	// prev and next link the calls in flight, in start order (so in
-	// deadline order); listed while linked.
+	// deadline order); listed while linked. Guarded by the sweeper's mu.
 	prev, next *call
 	listed     bool
 }
@@ -54,12 +54,15 @@ func (c *call) Deadline() (time.Time, bool) {
 	return c.deadline, true
 }
 
-func (c *call) Done() <-chan struct{} { return c.done }
+func (c *call) Done() <-chan struct{} { return c.own.Done() }
 
+// Err is context.Canceled or context.DeadlineExceeded, as the end was
+// asked (or the request's error, when it ended first).
 func (c *call) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
+	if c.own.Err() == nil {
+		return nil
+	}
+	return context.Cause(c.own)
 }
 
 func (c *call) Value(key any) any {
@@ -67,70 +70,21 @@ func (c *call) Value(key any) any {
 	case ctxKey:
 		return c
 	case *int:
-		// The context package finds a context's own cancellation by Value
-		// with a key of this type. The request's must not answer for this
-		// context, or context.Cause of this context would be the
-		// request's (nil while the request lives). context.WithoutCancel
-		// does the same, but allocates on every Value through it.
-		v := c.parent.Value(key)
-		if _, ok := v.(context.Context); ok {
-			return nil
+		// The context package finds a context's cancellation by a key of
+		// this type: the call's own, not the request's, must answer.
+		if v := c.own.Value(key); v != nil {
+			return v
 		}
-		return v
 	}
 	return c.parent.Value(key)
-}
-
-// AfterFunc lets the context package register a child without a goroutine
-// (context.WithCancel and AfterFunc on this context call it): f runs once
-// this context ends, unless stop ran first.
-func (c *call) AfterFunc(f func()) (stop func() bool) {
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		go f()
-		return func() bool { return false }
-	}
-	i := len(c.afters)
-	c.afters = append(c.afters, f)
-	c.mu.Unlock()
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.err != nil || c.afters[i] == nil {
-			return false
-		}
-		c.afters[i] = nil
-		return true
-	}
-}
-
-// end ends the context with err (the first end wins) and cancels its
-// children.
-func (c *call) end(err error) {
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		return
-	}
-	c.err = err
-	close(c.done)
-	fs := c.afters
-	c.mu.Unlock()
-	for _, f := range fs {
-		if f != nil {
-			f()
-		}
-	}
 }
 
 // begin makes c the context of a call on behalf of the request context
 // parent, ending at the latest timeout from now, and puts it in flight.
 func (s *sweeper) begin(c *call, parent context.Context) {
 	c.parent = parent
+	c.own, c.cancel = context.WithCancelCause(context.Background())
 	c.deadline = time.Now().Add(s.timeout)
-	c.done = make(chan struct{})
-	c.afters = c.afterBuf[:0]
 	s.mu.Lock()
 	c.prev, c.next, c.listed = s.tail, nil, true
 	if s.tail != nil {
@@ -152,7 +106,7 @@ func (s *sweeper) finish(c *call) {
 	s.mu.Lock()
 	s.unlink(c)
 	s.mu.Unlock()
-	c.end(context.Canceled)
+	c.cancel(context.Canceled)
 }
 
 // sweeper watches the calls in flight of one Proxy. Its goroutine runs
@@ -213,7 +167,7 @@ func (s *sweeper) run() {
 		// Outside the lock: ending a call cancels the transport's context,
 		// which closes connections.
 		for i, e := range ends {
-			e.c.end(e.err)
+			e.c.cancel(e.err)
 			ends[i] = ending{}
 		}
 		ends = ends[:0]

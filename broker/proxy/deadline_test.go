@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -122,8 +123,11 @@ func TestCallerGoneEndsUpstreamCall(t *testing.T) {
 }
 
 // The call's context keeps the contract of a context: children end with
-// it, with its error and cause; stop prevents an AfterFunc; values pass
-// through; and the sweeper's goroutine stops once nothing is in flight.
+// it, with its cause; stop prevents an AfterFunc; values pass through; no
+// goroutine watches it (the context package finds its cancellation through
+// a value context, as the transport's context does under ReverseProxy's
+// httptrace context); and the sweeper's goroutine stops once nothing is in
+// flight.
 func TestCallContext(t *testing.T) {
 	type key struct{}
 	s := &sweeper{timeout: 50 * time.Millisecond, tick: 5 * time.Millisecond}
@@ -137,7 +141,19 @@ func TestCallContext(t *testing.T) {
 	if d, ok := c.Deadline(); !ok || time.Until(d) > 50*time.Millisecond {
 		t.Fatalf("deadline %v %v", d, ok)
 	}
-	child, cancelChild := context.WithCancelCause(c)
+	before := runtime.NumGoroutine()
+	wrapped := context.WithValue(c, key{}, "w")
+	children := make([]context.CancelFunc, 100)
+	for i := range children {
+		_, children[i] = context.WithCancel(wrapped)
+	}
+	if n := runtime.NumGoroutine(); n > before+10 {
+		t.Fatalf("%d goroutines for 100 children", n-before)
+	}
+	for _, cancel := range children {
+		cancel()
+	}
+	child, cancelChild := context.WithCancelCause(wrapped)
 	defer cancelChild(nil)
 	ran := make(chan struct{})
 	stopped := context.AfterFunc(c, func() { t.Error("a stopped AfterFunc ran") })
@@ -149,9 +165,11 @@ func TestCallContext(t *testing.T) {
 		t.Fatal("ended early")
 	}
 	<-child.Done()
-	if !errors.Is(child.Err(), context.DeadlineExceeded) || !errors.Is(context.Cause(child), context.DeadlineExceeded) ||
-		!errors.Is(context.Cause(c), context.DeadlineExceeded) {
-		t.Fatalf("child %v, cause %v, call cause %v", child.Err(), context.Cause(child), context.Cause(c))
+	// A child's error is Canceled, its cause (what the transport reports)
+	// the deadline.
+	if child.Err() == nil || !errors.Is(context.Cause(child), context.DeadlineExceeded) ||
+		!errors.Is(c.Err(), context.DeadlineExceeded) || !errors.Is(context.Cause(c), context.DeadlineExceeded) {
+		t.Fatalf("child %v, cause %v, call %v, cause %v", child.Err(), context.Cause(child), c.Err(), context.Cause(c))
 	}
 	<-ran
 	s.finish(c) // after the deadline: no effect on the error
@@ -182,6 +200,17 @@ func TestCallContext(t *testing.T) {
 	s.finish(c3)
 	if !errors.Is(child3.Err(), context.Canceled) {
 		t.Fatalf("child %v", child3.Err())
+	}
+	// A child that ended first (the transport's, once its response is
+	// read) is left as it was when the call ends.
+	c4 := &call{}
+	s.begin(c4, context.Background())
+	child4, cancel4 := context.WithCancelCause(c4)
+	mine := errors.New("child's own end")
+	cancel4(mine)
+	s.finish(c4)
+	if !errors.Is(context.Cause(child4), mine) {
+		t.Fatalf("child cause %v", context.Cause(child4))
 	}
 	late := make(chan struct{})
 	context.AfterFunc(c3, func() { close(late) })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/store"
@@ -15,6 +16,44 @@ const (
 	DefaultListLimit = 50
 	MaxListLimit     = 200
 )
+
+// Bounds on what an app queues by asking (POST /v1/webhooks/test and
+// .../redeliver, docs/webhooks.md). The outbox is one queue that every
+// replica's worker reads oldest first, shared by all apps: without them one
+// app's requests could fill it (each test is a row kept for
+// webhooks.retention) and hold back every other app's events.
+const (
+	// MaxPending: while an app has this many deliveries waiting, a test or
+	// a redelivery is refused with rate_limited (checked in the store, so
+	// it holds across replicas).
+	MaxPending = 100
+	// PendingRetryAfter is the Retry-After of that refusal: about the
+	// first retry of the schedule, when waiting deliveries are likely done.
+	PendingRetryAfter = 5 * time.Second
+	// TestRate and TestBurst limit webhook.test events per app and
+	// replica: 10 a minute, up to 10 at once.
+	TestRate  = 10.0 / 60
+	TestBurst = 10
+	// RedeliverRate and RedeliverBurst limit redeliveries per app and
+	// replica, enough to resend a backlog after an outage.
+	RedeliverRate  = 10.0
+	RedeliverBurst = MaxPending
+)
+
+// QueueFullError refuses a test or a redelivery while the app has
+// MaxPending deliveries waiting. It is rate_limited (429) and says when to
+// try again (Retry-After).
+type QueueFullError struct{}
+
+func (QueueFullError) Error() string {
+	return fmt.Sprintf("webhooks: the app has %d deliveries waiting, the most it may queue by asking", MaxPending)
+}
+
+// Unwrap makes it a rate_limited error for the error table.
+func (QueueFullError) Unwrap() error { return model.ErrRateLimited }
+
+// RetryIn is when to try again (model.RetryAfter).
+func (QueueFullError) RetryIn() time.Duration { return PendingRetryAfter }
 
 // EventTypes are the types an app can receive (docs/webhooks.md).
 var EventTypes = []string{
@@ -126,8 +165,11 @@ func (w *Worker) SendTest(ctx context.Context, appID string) (model.WebhookEvent
 	return e, nil
 }
 
-// canDeliver refuses to queue what could not go out: no webhookUrl, or
-// webhooks turned off by a 410.
+// canDeliver refuses to queue what could not go out (no webhookUrl, or
+// webhooks turned off by a 410) and, while the app already has MaxPending
+// deliveries waiting, anything more. The count and the queueing are two
+// statements: concurrent requests can pass the bound by their own number,
+// which bounds what one app holds all the same.
 func (w *Worker) canDeliver(ctx context.Context, appID string) error {
 	app, err := w.o.Store.GetApp(ctx, appID)
 	if err != nil {
@@ -138,6 +180,14 @@ func (w *Worker) canDeliver(ctx context.Context, appID string) error {
 		return model.Errorf(model.CodeConflict, "the app has no webhookUrl; an admin sets it with PATCH /v1/apps/{appId}")
 	case !app.WebhooksDisabledAt.IsZero():
 		return model.Errorf(model.CodeConflict, "webhooks are off since the receiver answered 410 Gone; setting webhookUrl again turns them on")
+	}
+	waiting, err := w.o.Store.ListWebhooks(ctx, store.WebhookFilter{AppID: appID, Status: model.DeliveryPending, Limit: MaxPending})
+	if err != nil {
+		return fmt.Errorf("webhooks: counting the app's waiting deliveries: %w", err)
+	}
+	if len(waiting) >= MaxPending {
+		return &model.Error{Code: model.CodeRateLimited, Err: QueueFullError{}, Message: fmt.Sprintf(
+			"this app has %d deliveries waiting, the most it may queue by asking; try again when they are out", MaxPending)}
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,8 +26,12 @@ func (c *cli) printStart(w io.Writer, cfg *config.Config, bi buildInfo, addr str
 	if cfg.PublicURLFollowsListen() {
 		public += "   (follows server.listen; set server.publicUrl for another)"
 	}
-	fmt.Fprintf(w, "broker %s\n  listening on  %s\n  public URL    %s\n  config        %s\n  store         %s\n",
-		bi.short(), addr, public, source, describeStore(cfg))
+	fmt.Fprintf(w, "broker %s\n  listening on  %s\n  public URL    %s\n  config        %s\n",
+		bi.short(), addr, public, source)
+	if unread := unreadEnv(c.noConfigFile); len(unread) > 0 {
+		fmt.Fprintf(w, "                (not read without a config file: %s)\n", strings.Join(unread, ", "))
+	}
+	fmt.Fprintf(w, "  store         %s\n", describeStore(cfg))
 	offered, ownClient := offeredProviders(cfg)
 	switch {
 	case len(offered) > 0:
@@ -36,6 +42,25 @@ func (c *cli) printStart(w io.Writer, cfg *config.Config, bi buildInfo, addr str
 	if len(ownClient) > 0 {
 		fmt.Fprintf(w, "                (to apps with their own OAuth client only: %s)\n", strings.Join(ownClient, ", "))
 	}
+}
+
+// unreadEnv names the BROKER_* variables that are set although no config
+// file refers to them (only a file's ${NAME} reads the environment), so an
+// operator who exported BROKER_ADMIN_TOKEN without a broker.yaml is told.
+// Names only, never values.
+func unreadEnv(noConfigFile bool) []string {
+	if !noConfigFile {
+		return nil
+	}
+	var names []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "BROKER_") && name != config.ConfigFileEnv && !strings.HasPrefix(name, "BROKER_TEST_") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // describeStore names the store: the SQLite file, or PostgreSQL's host,

@@ -22,9 +22,13 @@ const devKeysWarning = "DEVELOPMENT KEYS IN USE"
 func TestServeWithNoConfigFileAndListenFlag(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
-	p := startWith(t, dir, port, nil, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	p := startWith(t, dir, port, []string{"BROKER_PUBLIC_URL=https://unread.example.com"}, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port))
 	out := p.Stdout.String()
+	if strings.Contains(out, "unread.example.com") {
+		t.Errorf("a variable's value was printed:\n%s", out)
+	}
 	for _, want := range []string{
+		"(not read without a config file: BROKER_PUBLIC_URL)",
 		fmt.Sprintf("listening on  127.0.0.1:%d", port),
 		fmt.Sprintf("public URL    http://localhost:%d   (follows server.listen", port),
 		"config        none (no broker.yaml: every key at its default)",

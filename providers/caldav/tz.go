@@ -7,9 +7,12 @@ import (
 	"github.com/emersion/go-ical"
 )
 
-// zones resolves TZIDs for one listing, caching each.
+// zones resolves TZIDs for one listing, caching each: by name when the
+// name says the zone, else by the VTIMEZONE that defines it (two objects
+// may both say "Customized Time Zone" and mean different zones).
 type zones struct {
-	cache map[string]zone
+	byName map[string]zone
+	byVTZ  map[*ical.Component]zone
 	// floating is the zone of floating times: the calendar's, else UTC.
 	// It is asked for only when a floating time turns up.
 	floating func() *time.Location
@@ -23,7 +26,7 @@ type zone struct {
 }
 
 func newZones(floating func() *time.Location) *zones {
-	return &zones{cache: map[string]zone{}, floating: floating}
+	return &zones{byName: map[string]zone{}, byVTZ: map[*ical.Component]zone{}, floating: floating}
 }
 
 // resolve maps a TZID to a zone: an IANA name as it is; a Windows name
@@ -31,22 +34,30 @@ func newZones(floating func() *time.Location) *zones {
 // "/mozilla.org/20050126_1/Europe/Berlin"; the X-LIC-LOCATION of its
 // VTIMEZONE; else the zone its VTIMEZONE defines; else the floating zone.
 func (z *zones) resolve(tzid string, vtz *ical.Component) zone {
-	if zn, ok := z.cache[tzid]; ok {
+	if zn, ok := z.byName[tzid]; ok {
 		return zn
 	}
-	zn, ok := ianaOrWindows(tzid)
-	if !ok && vtz != nil {
-		if p := vtz.Props.Get("X-LIC-LOCATION"); p != nil {
-			zn, ok = ianaOrWindows(p.Value)
-		}
-		if !ok {
-			zn.loc, ok = vtimezoneLocation(tzid, vtz)
-		}
+	if zn, ok := z.byVTZ[vtz]; ok && vtz != nil {
+		return zn
+	}
+	if zn, ok := ianaOrWindows(tzid); ok {
+		z.byName[tzid] = zn
+		return zn
+	}
+	if vtz == nil {
+		return zone{loc: z.floating()}
+	}
+	zn, ok := zone{}, false
+	if p := vtz.Props.Get("X-LIC-LOCATION"); p != nil {
+		zn, ok = ianaOrWindows(p.Value)
+	}
+	if !ok {
+		zn.loc, ok = vtimezoneLocation(tzid, vtz)
 	}
 	if !ok {
 		zn = zone{loc: z.floating()}
 	}
-	z.cache[tzid] = zn
+	z.byVTZ[vtz] = zn
 	return zn
 }
 

@@ -124,3 +124,17 @@ END:VEVENT
 		t.Fatalf("summer occurrence: %v %+v", ids(got), e)
 	}
 }
+
+// Two invitations may both name their own zone "Customized Time Zone":
+// each object's VTIMEZONE counts for its own events.
+func TestSameCustomNameTwoZones(t *testing.T) {
+	s := caldavtest.NewServer(t, user, pass)
+	for i, off := range []string{"+0530", "-0300"} {
+		s.MustPut(t, "personal", fmt.Sprint("c", i), ics(fmt.Sprintf("BEGIN:VTIMEZONE\nTZID:Customized Time Zone\nBEGIN:STANDARD\nDTSTART:16010101T000000\nTZOFFSETFROM:%s\nTZOFFSETTO:%s\nEND:STANDARD\nEND:VTIMEZONE\n"+
+			"BEGIN:VEVENT\nUID:c%d\nDTSTAMP:20260101T000000Z\nDTSTART;TZID=Customized Time Zone:20260301T100000\nDURATION:PT1H\nEND:VEVENT\n", off, off, i)))
+	}
+	got := list(t, call(s, pass), caldavtest.PersonalID, "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")
+	if !got["c0"].Start.Equal(date("2026-03-01T04:30:00Z")) || !got["c1"].Start.Equal(date("2026-03-01T13:00:00Z")) {
+		t.Fatalf("c0 %v, c1 %v", got["c0"].Start, got["c1"].Start)
+	}
+}

@@ -36,16 +36,12 @@ type Bookings struct {
 	URL string // the apiBaseUrl, ending in /v2
 	// PageSize caps take, to force several provider pages.
 	PageSize int
-	// Delay is waited before each answer (latency benchmarks).
-	Delay time.Duration
-	// Hook runs before each answer (outside the fake's lock).
-	Hook func(r *http.Request)
+	// Recorder: Delay, Hook, FailNext, Requests, Calls.
+	providertest.Recorder[Request]
 
 	mu       sync.Mutex
 	accept   func(token string) bool
 	bookings []Booking
-	fail     []int
-	requests []Request
 }
 
 // Request is what the fake saw of one API call.
@@ -99,30 +95,6 @@ func (b *Bookings) Add(bs ...Booking) {
 	}
 }
 
-// FailNext makes the next n API calls answer status (401, 403, 429, 5xx)
-// with Cal.com's error envelope.
-func (b *Bookings) FailNext(status, n int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for range n {
-		b.fail = append(b.fail, status)
-	}
-}
-
-// Requests returns the API calls answered so far.
-func (b *Bookings) Requests() []Request {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.requests)
-}
-
-// Calls counts the API calls answered.
-func (b *Bookings) Calls() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.requests)
-}
-
 // calErrors is Cal.com's error code and message for each injected status.
 var calErrors = map[int][2]string{
 	400: {"BadRequestException", "Bad Request"},
@@ -136,18 +108,10 @@ var calErrors = map[int][2]string{
 }
 
 func (b *Bookings) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if b.Delay > 0 {
-		time.Sleep(b.Delay)
-	}
-	if b.Hook != nil {
-		b.Hook(r)
-	}
+	status := b.Begin(r, Request{Path: r.URL.Path, Query: r.URL.Query(), APIVersion: r.Header.Get("cal-api-version")})
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.requests = append(b.requests, Request{Path: r.URL.Path, Query: r.URL.Query(), APIVersion: r.Header.Get("cal-api-version")})
-	if len(b.fail) > 0 {
-		status := b.fail[0]
-		b.fail = b.fail[1:]
+	if status != 0 {
 		if status == 429 {
 			w.Header().Set("Retry-After", "60")
 		}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oauthbroker/broker/providers/providertest"
 )
 
 // CalEvent is one event (or occurrence) of the fake Graph calendar. Start
@@ -35,21 +37,16 @@ type Calendar struct {
 	// PageSize caps a page (Graph's own default, without a maxpagesize
 	// preference, is 10), to force several provider pages.
 	PageSize int
-	// Delay is waited before each answer (latency benchmarks).
-	Delay time.Duration
 	// NextLinkBase, when set, replaces the fake's own base in nextLinks:
 	// a provider steering the client to another origin.
 	NextLinkBase string
-	// Hook runs before each answer (outside the fake's lock), e.g. to
-	// expire tokens in the middle of a listing.
-	Hook func(r *http.Request)
+	// Recorder: Delay, Hook, FailNext, Requests, Calls.
+	providertest.Recorder[Request]
 
 	mu        sync.Mutex
 	accept    func(token string) bool
 	calendars []graphCalendar
 	events    map[string][]CalEvent
-	fail      []int
-	requests  []Request
 }
 
 // Request is what the fake saw of one API call.
@@ -107,30 +104,6 @@ func (c *Calendar) Add(calendarID string, evs ...CalEvent) {
 	c.events[calendarID] = append(c.events[calendarID], evs...)
 }
 
-// FailNext makes the next n API calls answer status (401, 403, 429, 5xx)
-// with Graph's error body.
-func (c *Calendar) FailNext(status, n int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for range n {
-		c.fail = append(c.fail, status)
-	}
-}
-
-// Requests returns the API calls answered so far.
-func (c *Calendar) Requests() []Request {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.requests)
-}
-
-// Calls counts the API calls answered.
-func (c *Calendar) Calls() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.requests)
-}
-
 // graphErrors is Graph's code and message for each injected status.
 var graphErrors = map[int][2]string{
 	401: {"InvalidAuthenticationToken", "Access token has expired or is not yet valid."},
@@ -143,19 +116,11 @@ var graphErrors = map[int][2]string{
 }
 
 func (c *Calendar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if c.Delay > 0 {
-		time.Sleep(c.Delay)
-	}
-	if c.Hook != nil {
-		c.Hook(r)
-	}
+	status := c.Begin(r, Request{Path: r.URL.Path, Query: r.URL.Query(), Prefer: r.Header.Values("Prefer")})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.requests = append(c.requests, Request{Path: r.URL.Path, Query: r.URL.Query(), Prefer: r.Header.Values("Prefer")})
 	w.Header().Set("request-id", "00000000-0000-0000-0000-00000000feed")
-	if len(c.fail) > 0 {
-		status := c.fail[0]
-		c.fail = c.fail[1:]
+	if status != 0 {
 		if status == 429 {
 			w.Header().Set("Retry-After", "10")
 		}

@@ -1,0 +1,89 @@
+package broker_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/oauthbroker/broker/broker/webhooks"
+	"github.com/oauthbroker/broker/config"
+)
+
+// An app cannot turn its own request rate into outbox rows and outbound
+// calls: webhook.test and redeliver are limited per app (429 with
+// Retry-After, nothing queued), and while the app has webhooks.MaxPending
+// deliveries waiting, neither queues more, so one app cannot fill the
+// queue every app's events go through. Another app is not held back.
+func TestWebhookRequestsAreBounded(t *testing.T) {
+	rc := newHookReceiver(t)
+	d := newDemoBroker(t, func(c *config.Config) {
+		c.Server.AllowInsecureLoopback = true
+		// The backlog below is made by connecting, as fast as it goes.
+		c.Security.RateLimits.Browser, c.Security.RateLimits.Sessions = config.Rate{}, config.Rate{}
+	})
+	_, key := d.newApp(t, map[string]any{"name": "Spammer", "webhookUrl": rc.URL + "/hooks"})
+	_, otherKey := d.newApp(t, map[string]any{"name": "Neighbour", "webhookUrl": rc.URL + "/other"})
+
+	// Test spam: the burst goes out, the rest is refused and not queued.
+	accepted, first := 0, ""
+	for i := 0; i < 3*webhooks.TestBurst; i++ {
+		a := send(t, d.URL, "POST", "/v1/webhooks/test", key, "")
+		switch a.code {
+		case http.StatusAccepted:
+			accepted++
+			if first == "" {
+				var out struct{ Delivery struct{ ID string } }
+				_ = json.Unmarshal([]byte(a.body), &out)
+				first = out.Delivery.ID
+			}
+		case http.StatusTooManyRequests:
+			if code, _, ok := a.envelope(); !ok || code != "rate_limited" || a.h.Get("Retry-After") == "" {
+				t.Fatalf("refused test: %d %v %s", a.code, a.h, a.body)
+			}
+		default:
+			t.Fatalf("test %d: %d %s", i, a.code, a.body)
+		}
+	}
+	if accepted != webhooks.TestBurst {
+		t.Fatalf("%d of %d tests accepted, want the burst of %d", accepted, 3*webhooks.TestBurst, webhooks.TestBurst)
+	}
+	rc.wait(t, accepted)
+	var log struct{ Deliveries []struct{ ID, Status string } }
+	if a := send(t, d.URL, "GET", "/v1/webhooks/deliveries?eventType=webhook.test&limit=200", key, ""); a.code != 200 ||
+		json.Unmarshal([]byte(a.body), &log) != nil || len(log.Deliveries) != accepted {
+		t.Fatalf("the log holds %d tests, want %d: %d %s", len(log.Deliveries), accepted, a.code, a.body)
+	}
+	// The neighbour's budget is its own.
+	if a := send(t, d.URL, "POST", "/v1/webhooks/test", otherKey, ""); a.code != http.StatusAccepted {
+		t.Fatalf("the neighbour's test: %d %s", a.code, a.body)
+	}
+
+	// A backlog: the receiver fails, and the app's connections queue
+	// MaxPending connection.created events that wait for their retry.
+	rc.setCode(http.StatusServiceUnavailable)
+	if a := send(t, d.URL, "PATCH", "/v1/apps/"+d.App.App.ID, d.Admin,
+		fmt.Sprintf(`{"app":{"webhookUrl":%q},"mask":{"paths":["webhookUrl"]}}`, rc.URL+"/demo")); a.code != 200 {
+		t.Fatalf("set the demo app's webhookUrl: %d %s", a.code, a.body)
+	}
+	demoKey := "key:" + d.App.ClientSecret
+	for i := 0; i < webhooks.MaxPending; i++ {
+		if d.connectDemo(t, fmt.Sprintf("s%d", i), "allow").Query().Get("connectionId") == "" {
+			t.Fatal("no connection")
+		}
+	}
+	a := send(t, d.URL, "POST", "/v1/webhooks/test", demoKey, "")
+	if code, _, ok := a.envelope(); a.code != http.StatusTooManyRequests || !ok || code != "rate_limited" ||
+		a.h.Get("Retry-After") != fmt.Sprint(int(webhooks.PendingRetryAfter.Seconds())) {
+		t.Fatalf("test with %d waiting: %d %v %s", webhooks.MaxPending, a.code, a.h, a.body)
+	}
+	var pend struct{ Deliveries []struct{ ID string } }
+	_ = json.Unmarshal([]byte(send(t, d.URL, "GET", "/v1/webhooks/deliveries?status=pending&limit=200", demoKey, "").body), &pend)
+	if len(pend.Deliveries) != webhooks.MaxPending {
+		t.Fatalf("%d pending, want %d (a refused test queued something?)", len(pend.Deliveries), webhooks.MaxPending)
+	}
+	// Redeliveries are bounded the same way, and a neighbour is not.
+	if a := send(t, d.URL, "POST", "/v1/webhooks/deliveries/"+first+"/redeliver", key, ""); a.code != http.StatusAccepted {
+		t.Fatalf("the spammer's redeliver below its bound: %d %s", a.code, a.body)
+	}
+}
