@@ -17,11 +17,11 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// DefaultPageTTL is how long a hosted connect page stays usable: longer
-// than an OAuth flow, since the end user may first read the page and type
-// a password. Picking an OAuth provider starts an ordinary flow of
-// DefaultSessionTTL.
-const DefaultPageTTL = 30 * time.Minute
+// PageTTL is how long a hosted connect page stays usable: longer than an
+// OAuth flow, since the end user may first read the page and type a
+// password. Picking an OAuth provider starts an ordinary flow of
+// SessionTTL. It is fixed, not configured.
+const PageTTL = 30 * time.Minute
 
 // MaxPageProviders bounds the providers list of POST /v1/connect/sessions.
 const MaxPageProviders = 20
@@ -95,9 +95,9 @@ func (s *Service) StartPage(ctx context.Context, app *model.App, req PageRequest
 	sess := model.AuthSession{
 		ID: model.NewID(model.PrefixSession), AppID: app.ID, ScheduleID: req.ScheduleID,
 		RedirectURL: req.RedirectURL, AppState: req.AppState, Scopes: ids,
-		ClientSource: model.ClientNone, ExpiresAt: now.Add(s.pageTTL), CreatedAt: now,
+		ClientSource: model.ClientNone, ExpiresAt: now.Add(PageTTL), CreatedAt: now,
 	}
-	if err := s.createSession(ctx, sess, s.pageTTL); err != nil {
+	if err := s.createSession(ctx, sess, PageTTL); err != nil {
 		return PageStart{}, fmt.Errorf("connect: creating the connect page session: %w", err)
 	}
 	return PageStart{ConnectURL: s.base + "/connect/" + sess.ID, ExpiresAt: sess.ExpiresAt}, nil
