@@ -79,8 +79,8 @@ type Service struct {
 	origin   string // scheme://host[:port] of PublicURL
 	logos    *logoCache
 	tries    *attempts // credentials submitted per hosted page
-	pending  int  // MaxPendingSessions
-	secure   bool // the binding cookie is Secure when PublicURL is https
+	pending  int       // MaxPendingSessions
+	secure   bool      // the binding cookie is Secure when PublicURL is https
 	metrics  *telemetry.Metrics
 }
 
