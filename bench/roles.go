@@ -154,7 +154,7 @@ func bareProxy(upstream string, tuned bool) *httputil.ReverseProxy {
 	// client counts real errors.
 	rp.ErrorLog = log.New(io.Discard, "", 0)
 	if tuned {
-		rp.Transport = proxy.NewTransport(proxy.DefaultResponseHeaderTimeout, 0)
+		rp.Transport = proxy.NewTransport(config.DefaultResponseHeaderTimeout, 0)
 		rp.BufferPool = &bufferPool{}
 	}
 	return rp
