@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // target is one thing the harness drives.
@@ -39,9 +41,16 @@ func newClient(conc int) *http.Client {
 // drive sends requests to t from conc workers for d, each worker waiting for
 // its answer before the next (closed loop, keep-alive), and returns
 // throughput and latency percentiles. Any status but 200 is an error.
-func drive(ctx context.Context, c *http.Client, t target, conc int, d time.Duration) result {
+// perSecond > 0 caps the workers' total rate: every target that keeps up
+// then serves the same rate, so their CPU per request compares work done,
+// not how well a loaded machine let each batch its system calls.
+func drive(ctx context.Context, c *http.Client, t target, conc int, d time.Duration, perSecond float64) result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	var lim *rate.Limiter
+	if perSecond > 0 {
+		lim = rate.NewLimiter(rate.Limit(perSecond), conc)
+	}
 	type worker struct {
 		lat    []time.Duration
 		errors int
@@ -57,6 +66,9 @@ func drive(ctx context.Context, c *http.Client, t target, conc int, d time.Durat
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
+				if lim != nil && lim.Wait(ctx) != nil {
+					return
+				}
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
 				if err != nil {
 					panic(err)

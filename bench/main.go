@@ -45,6 +45,8 @@ func main() {
 		path      = flag.String("path", "/calendars/primary/events?maxResults=10&singleEvents=true", "API path requested")
 		tel       = flag.String("telemetry", "off", "broker variants to drive, comma separated: off, metrics (Prometheus on, tracing off), trace100 and trace1 (metrics and OTLP tracing at 100% / 1% sampling, to a local sink)")
 		collector = flag.String("collector", "", "internal: the OTLP/HTTP sink's URL (broker role)")
+		paired    = flag.Bool("paired", false, "drive each broker variant at the same time as bare-tuned (same moments, same load from other jobs) instead of one target after the other")
+		perSecond = flag.Float64("rate", 0, "cap on the total request rate of each run (0: as fast as the target answers); at a rate every target sustains, CPU per request compares the targets' work")
 	)
 	flag.Parse()
 	set := map[string]bool{}
@@ -109,7 +111,11 @@ func main() {
 	if *soak {
 		os.Exit(runSoak(h, *path, cs[0], *duration, *warmup))
 	}
-	runCompare(h, *path, cs, *reps, *duration, *warmup)
+	if *paired {
+		runPaired(h, *path, cs, *reps, *duration, *warmup, *perSecond)
+		return
+	}
+	runCompare(h, *path, cs, *reps, *duration, *warmup, *perSecond)
 }
 
 // harness is the running processes.
@@ -226,7 +232,7 @@ func (h *harness) brokerTargets(path string) []target {
 // latency it reads each server process's CPU time (user + system, from
 // /proc) around each measured run: CPU per request is what a saturated
 // machine pays, whatever the other processes on it get.
-func runCompare(h *harness, path string, cs []int, reps int, d, warm time.Duration) {
+func runCompare(h *harness, path string, cs []int, reps int, d, warm time.Duration, perSecond float64) {
 	ctx := context.Background()
 	ts := h.targets(path)
 	maxC := 0
@@ -238,7 +244,11 @@ func runCompare(h *harness, path string, cs []int, reps int, d, warm time.Durati
 	for _, b := range h.brokers {
 		fmt.Printf(", %s %s", b.name, b.url)
 	}
-	fmt.Printf("\neach run %s after %s warm-up; %d repetitions; GOMAXPROCS per process %s\n\n", d, warm, reps, gomaxprocs())
+	capped := "uncapped"
+	if perSecond > 0 {
+		capped = fmt.Sprintf("capped at %.0f req/s", perSecond)
+	}
+	fmt.Printf("\neach run %s after %s warm-up, %s; %d repetitions; GOMAXPROCS per process %s\n\n", d, warm, capped, reps, gomaxprocs())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "rep\tconc\ttarget\treq/s\tp50\tp99\terrors\tCPU µs/req\t/bare rps\tp99\t/bare-tuned rps\tp99\tCPU\t")
 	type key struct {
@@ -258,9 +268,9 @@ func runCompare(h *harness, path string, cs []int, reps int, d, warm time.Durati
 			res := map[string]result{}
 			for i := range ts {
 				t := ts[(i+rep-1)%len(ts)]
-				_ = drive(ctx, client, t, c, warm)
+				_ = drive(ctx, client, t, c, warm, perSecond)
 				cpu0 := cpuTime(h.pids[t.name])
-				r := drive(ctx, client, t, c, d)
+				r := drive(ctx, client, t, c, d, perSecond)
 				if r.requests > 0 {
 					r.cpuPerReq = (cpuTime(h.pids[t.name]) - cpu0) / time.Duration(r.requests)
 				}
@@ -351,13 +361,13 @@ func runSoak(h *harness, path string, c int, d, warm time.Duration) int {
 	ctx := context.Background()
 	client := newClient(c)
 	t := h.brokerTargets(path)[0]
-	_ = drive(ctx, client, t, c, warm)
+	_ = drive(ctx, client, t, c, warm, 0)
 	start := h.mem(true)
 	tokBefore := h.upstreamStats()["tokenCalls"]
 	fmt.Printf("soak: %s at concurrency %d; broker heap at start (after GC): live %s, in use %s, %d goroutines\n",
 		d, c, mib(start.HeapAlloc), mib(start.HeapInuse), start.Goroutines)
 	done := make(chan result)
-	go func() { done <- drive(ctx, client, t, c, d) }()
+	go func() { done <- drive(ctx, client, t, c, d, 0) }()
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	var r result

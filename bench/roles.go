@@ -118,10 +118,27 @@ func upstreamMux(lifetime time.Duration) *http.ServeMux {
 // pool; otherwise everything is Go's default (http.DefaultTransport keeps
 // only 2 idle connections per host).
 func runBare(upstream string, tuned bool) {
-	rp := bareProxy(upstream, tuned)
 	ln := listen()
 	fmt.Printf("READY %s\n", ln.Addr())
-	fatal(server(rp).Serve(ln))
+	fatal(server(withBenchRoutes(bareProxy(upstream, tuned))).Serve(ln))
+}
+
+// withBenchRoutes serves the harness's own routes (heap figures, CPU
+// profiles) beside h, picked by a prefix test, the same on every proxy
+// role. Routing every proxied request through a ServeMux first cost 1.3%
+// of the broker's CPU in a profile.
+func withBenchRoutes(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /__bench/mem", memHandler)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/__bench/") || strings.HasPrefix(r.URL.Path, "/debug/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func bareProxy(upstream string, tuned bool) *httputil.ReverseProxy {
@@ -137,7 +154,7 @@ func bareProxy(upstream string, tuned bool) *httputil.ReverseProxy {
 	// client counts real errors.
 	rp.ErrorLog = log.New(io.Discard, "", 0)
 	if tuned {
-		rp.Transport = proxy.NewTransport(proxy.DefaultResponseHeaderTimeout, 0)
+		rp.Transport = proxy.NewTransport(config.DefaultResponseHeaderTimeout, 0)
 		rp.BufferPool = &bufferPool{}
 	}
 	return rp
@@ -167,23 +184,9 @@ func runBroker(upstream string, margin time.Duration, logLevel, variant, collect
 	}
 	defer os.RemoveAll(dir)
 	api, secret, connID := newBroker(dir, upstream, margin, logLevel, variant, collector)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /__bench/mem", memHandler)
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	// The harness's own routes are picked by a prefix test, not by routing
-	// every proxied request through a ServeMux first: that cost 1.3% of the
-	// broker's CPU in a profile, which the bare proxies do not pay.
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/__bench/") || strings.HasPrefix(r.URL.Path, "/debug/") {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	})
 	ln := listen()
 	fmt.Printf("READY %s %s %s\n", ln.Addr(), secret, connID)
-	fatal(server(h).Serve(ln))
+	fatal(server(withBenchRoutes(api)).Serve(ln))
 }
 
 // newBroker builds the broker of the broker role on a SQLite file in dir

@@ -28,13 +28,15 @@ import (
 	"github.com/oauthbroker/broker/providers/registry"
 )
 
-// Options are the parts a caller may inject; zero values are filled from the
-// config.
+// Options are the parts a caller may inject. Each means what it says: a
+// nil one is not replaced by anything global (a nil Logger logs nothing).
 type Options struct {
 	// Store is used instead of opening store.driver; the caller closes it.
-	Store  store.Store
+	Store store.Store
+	// Logger receives the broker's logs; nil = none.
 	Logger *slog.Logger
-	// HTTPClient makes token and provider API calls (not proxied ones).
+	// HTTPClient makes token and provider API calls (not proxied ones);
+	// nil = providers.NewHTTPClient bounded by proxy.timeout.
 	HTTPClient *http.Client
 	Now        func() time.Time
 	// Telemetry is used instead of building one from telemetry: (tests pass
@@ -58,25 +60,42 @@ type Broker struct {
 	demo      *demo.Server // nil unless demo: true
 	tel       *telemetry.Telemetry
 	ownsTel   bool
+	// proxyBase is the transport to providers' APIs built from proxy:
+	// the proxy's and the calendar adapters' calls go through it.
+	proxyBase *http.Transport
+	// keepAlive is the keep-alive sweep started (zero: none).
+	keepAlive config.KeepAlive
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// New wires a broker from a validated config whose secrets are filled (see
-// PrepareSecrets). It migrates the store and refuses a schema newer than
-// this binary knows. Background loops run until Close.
+// New wires a broker from a config whose secrets are filled (see
+// PrepareSecrets). It validates the config first, as check-config does, so
+// what check-config accepts New accepts, and resolves the providers the same
+// way; every component refuses what it cannot run with, and a missing one
+// is an error here, never a route left out. It migrates the store and
+// refuses a schema newer than this binary knows. Background loops run until
+// Close. It changes no process-wide state (Gin's mode included: see
+// docs/architecture.md).
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("broker: config:\n%w", err)
+	}
+	reg, err := cfg.ProviderRegistry()
+	if err != nil {
+		return nil, fmt.Errorf("broker: providers: %w", err)
+	}
 	b := &Broker{cfg: cfg, logger: opts.Logger, store: opts.Store}
 	if b.logger == nil {
-		b.logger = slog.Default()
+		b.logger = slog.New(slog.DiscardHandler)
 	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
 	if b.store == nil {
-		st, err := OpenStore(ctx, cfg)
+		st, err := OpenStore(ctx, cfg, b.logger)
 		if err != nil {
 			return nil, err
 		}
@@ -115,25 +134,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	if err != nil {
 		return nil, err
 	}
-	reg, perrs := registry.Resolve(cfg.Providers, providers.ResolveOptions{AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback})
-	if len(perrs) > 0 {
-		return nil, fmt.Errorf("broker: providers: %s: %s", perrs[0].Path, perrs[0].Message)
-	}
 	hc := opts.HTTPClient
 	if hc == nil {
 		hc = providers.NewHTTPClient(cfg.Proxy.Timeout.D())
 	}
-	var proxyTransport http.RoundTripper
+	b.proxyBase = proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D(), int64(cfg.Proxy.MaxResponseHeaderBytes))
+	var proxyTransport http.RoundTripper = b.proxyBase
 	if cfg.Demo {
-		reg, hc, proxyTransport = b.withDemo(cfg, now, reg, hc)
+		reg, hc, proxyTransport = b.withDemo(cfg, now, reg, hc, b.proxyBase)
 	}
 	// Client spans and client metrics on every outbound call; the proxy's
 	// transport is built here so the instrumentation wraps it.
 	hc = b.tel.Client(hc)
-	if proxyTransport == nil {
-		proxyTransport = proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D(), int64(cfg.Proxy.MaxResponseHeaderBytes))
-	}
 	proxyTransport = b.tel.Transport(proxyTransport)
+	loopback := cfg.Server.LoopbackAllowed()
 	b.tokens, err = tokens.New(tokens.Options{
 		Store: b.store, Keys: keys, Providers: reg, HTTPClient: hc,
 		CacheSize: cfg.Cache.Tokens, ExpiryMargin: cfg.Cache.ExpiryMargin.D(),
@@ -143,52 +157,73 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	if err != nil {
 		return nil, err
 	}
-	b.auth = middleware.NewAuthenticator(middleware.AuthOptions{
-		Store: b.store, CacheSize: cfg.Cache.Apps,
+	rl := cfg.Security.RateLimits
+	b.auth, err = middleware.NewAuthenticator(middleware.AuthOptions{
+		Store: b.store, CacheSize: cfg.Cache.Apps, CacheTTL: middleware.AppCacheTTL,
 		AdminToken: cfg.Security.AdminToken, AdminReadToken: cfg.Security.AdminReadToken,
-		AppRate: cfg.Security.RateLimits.App.PerSecond(), AppBurst: cfg.Security.RateLimits.Burst,
+		AppRate: rl.App.PerSecond(), AppBurst: rl.Burst,
 	})
+	if err != nil {
+		return nil, err
+	}
 	wh := cfg.Webhooks
-	b.webhooks = webhooks.New(webhooks.Options{
+	b.webhooks, err = webhooks.New(webhooks.Options{
 		Store: b.store, Keys: keys, Now: now, Logger: b.logger, Telemetry: b.tel,
 		Timeout: wh.Timeout.D(), Concurrency: wh.Concurrency, PollInterval: wh.PollInterval.D(),
 		Retention: wh.Retention.D(), FailedRetention: wh.FailedRetention.D(),
-		AllowLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
+		AllowLoopback: loopback,
 	})
-	appSvc := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg,
-		WebhookSecretGrace: wh.SecretGrace.D(), AllowInsecureLoopback: cfg.Server.AllowInsecureLoopback && !cfg.Server.Production,
+	if err != nil {
+		return nil, err
+	}
+	appSvc, err := apps.New(apps.Options{Store: b.store, Keys: keys, Now: now, Providers: reg,
+		WebhookSecretGrace: wh.SecretGrace.D(), AllowInsecureLoopback: loopback,
 		BeforeDelete: b.tokens.RevokeApp,
 		OnChange: func(appID string) {
 			b.auth.Purge(appID)
 			b.tokens.Invalidate(store.Change{Kind: store.ChangeApp, ID: appID})
 		}})
-	conn := connect.New(connect.Options{
+	if err != nil {
+		return nil, err
+	}
+	conn, err := connect.New(connect.Options{
 		Store: b.store, Tokens: b.tokens, Providers: reg, State: signer,
 		PublicURL: cfg.Server.PublicURL, HTTPClient: hc, Now: now, Logger: b.logger,
-		AllowLoopbackLogos: cfg.Server.AllowInsecureLoopback, Telemetry: b.tel,
-		MaxPendingSessions: cfg.Security.RateLimits.MaxPendingSessions,
+		AllowLoopbackLogos: loopback, Telemetry: b.tel,
+		MaxPendingSessions: rl.MaxPendingSessions,
 	})
-	px := proxy.New(proxy.Options{
+	if err != nil {
+		return nil, err
+	}
+	px, err := proxy.New(proxy.Options{
 		Creds: b.tokens, Timeout: cfg.Proxy.Timeout.D(), ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.D(),
-		MaxRequestBody: int64(cfg.Proxy.MaxRequestBody), RetryBodyLimit: int64(cfg.Proxy.RetryBodyLimit), Logger: b.logger,
-		PublicURL: cfg.Server.PublicURL,
-		Transport: proxyTransport,
+		MaxRequestBody: int64(cfg.Proxy.MaxRequestBody), RetryBodyLimit: int64(cfg.Proxy.RetryBodyLimit),
+		MaxResponseHeaderBytes: int64(cfg.Proxy.MaxResponseHeaderBytes), Logger: b.logger,
+		PublicURL: cfg.Server.PublicURL, Transport: proxyTransport,
 	})
+	if err != nil {
+		return nil, err
+	}
+	ev, err := events.New(events.Options{
+		Store: b.store, Tokens: b.tokens, Providers: reg, Rooms: registry.Rooms(),
+		HTTPClient: &http.Client{Transport: proxyTransport, Timeout: cfg.Proxy.Timeout.D(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		CursorKey: cursorKey(cfg), Now: now, Telemetry: b.tel,
+		CallTimeout: events.DefaultCallTimeout, ListTimeout: events.DefaultListTimeout, PerAccount: events.DefaultPerAccount,
+	})
+	if err != nil {
+		return nil, err
+	}
 	b.deps = api.Deps{
-		Config: cfg, Store: b.store, Logger: b.logger, Now: now,
-		Auth: b.auth, Apps: appSvc, Tokens: b.tokens, Providers: reg, Connect: conn, Proxy: px,
-		Webhooks: b.webhooks, Telemetry: b.tel,
-		Events: events.New(events.Options{
-			Store: b.store, Tokens: b.tokens, Providers: reg, Rooms: registry.Rooms(),
-			HTTPClient: &http.Client{Transport: proxyTransport, Timeout: cfg.Proxy.Timeout.D(),
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-			CursorKey: cursorKey(cfg), Now: now, Telemetry: b.tel,
-		}),
+		Store: b.store, RateLimits: rl, Auth: b.auth, Apps: appSvc, Connect: conn, Proxy: px,
+		Webhooks: b.webhooks, Events: ev,
 	}
 	if err := b.observeStore(now); err != nil {
 		return nil, err
 	}
-	gin.SetMode(gin.ReleaseMode)
+	// gin.New, not gin.Default, and no gin.SetMode: the mode is the
+	// process's (cmd/broker sets release mode), and this engine's behaviour
+	// is set on it below.
 	b.engine = gin.New()
 	b.engine.ContextWithFallback = true
 	// Gin trusts every peer's X-Forwarded-For by default, which would let a
@@ -196,9 +231,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 	if err := b.engine.SetTrustedProxies(cfg.Server.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("broker: server.trustedProxies: %w", err)
 	}
-	b.Mount(b.engine)
+	if err := b.Mount(b.engine); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	if h := b.tel.MetricsHandler(); h != nil && cfg.Telemetry.MetricsListen == "" {
-		b.engine.GET(MetricsPath, gin.WrapH(h))
+		b.engine.GET(MetricsPath, middleware.NoSniff(), gin.WrapH(h))
 	}
 	// Unknown paths answer with the error envelope too, not Gin's text page
 	// or its trailing-slash redirect (a 301 with an HTML body, which also
@@ -216,16 +253,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Broker, error)
 
 // Mount registers the broker's routes, with its own request id, access log
 // and recovery middleware, on r: an app can embed the broker in its router.
-func (b *Broker) Mount(r gin.IRouter) {
+func (b *Broker) Mount(r gin.IRouter) error {
 	g := r.Group("", b.middlewares()...)
-	api.Register(g, b.deps)
+	if err := api.Register(g, b.deps); err != nil {
+		return err
+	}
 	b.mountDemo(g)
+	return nil
 }
 
 // middlewares run before every handler: telemetry first (its histogram and
-// span cover the rest), then recovery, request id and the access log.
+// span cover the rest), nosniff on every answer, then recovery, request id
+// and the access log.
 func (b *Broker) middlewares() []gin.HandlerFunc {
-	return append(b.tel.Server(), middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
+	return append(b.tel.Server(), middleware.NoSniff(), middleware.Recovery(b.logger), middleware.RequestID(), middleware.AccessLog(b.logger))
 }
 
 // Telemetry is the broker's telemetry (tracer, meter, instruments).
@@ -258,10 +299,9 @@ func (b *Broker) startBackground(ctx context.Context, cfg *config.Config) {
 	}
 	// Every replica delivers: claims are exclusive in the store.
 	b.goLoop(func() { b.webhooks.Run(ctx) })
-	if cfg.Refresh.KeepAlive.Enabled {
-		b.goLoop(func() {
-			b.tokens.RunKeepAlive(ctx, cfg.Refresh.KeepAlive.Interval.D(), cfg.Refresh.KeepAlive.IdleAfter.D())
-		})
+	if ka := cfg.Refresh.KeepAlive; ka.Enabled {
+		b.keepAlive = ka
+		b.goLoop(func() { b.tokens.RunKeepAlive(ctx, ka.Interval.D(), ka.IdleAfter.D()) })
 	}
 	b.goLoop(func() {
 		t := time.NewTicker(time.Minute)
@@ -295,10 +335,10 @@ func (b *Broker) ListenAndServe(ctx context.Context) error {
 	return b.Serve(ctx, ln)
 }
 
-// Serve is ListenAndServe on a given listener.
-func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
+// httpServer is the server Serve runs, bounded by server.*.
+func (b *Broker) httpServer() *http.Server {
 	s := b.cfg.Server
-	srv := &http.Server{
+	return &http.Server{
 		Handler:           b.engine,
 		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
 		ReadTimeout:       s.ReadTimeout.D(),
@@ -307,6 +347,12 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    int(s.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(b.logger.Handler(), slog.LevelWarn),
 	}
+}
+
+// Serve is ListenAndServe on a given listener.
+func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
+	s := b.cfg.Server
+	srv := b.httpServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if h := b.tel.MetricsHandler(); h != nil && b.cfg.Telemetry.MetricsListen != "" {

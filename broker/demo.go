@@ -16,7 +16,6 @@ import (
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/demo"
 	"github.com/oauthbroker/broker/broker/model"
-	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/providers"
 )
@@ -28,14 +27,13 @@ const demoAppFile = "demo-app"
 // withDemo starts the built-in demo provider (docs/demo.md): it joins the
 // registry as provider "demo", and the broker's provider calls and proxied
 // calls to it are served in-process.
-func (b *Broker) withDemo(cfg *config.Config, now func() time.Time, reg *providers.Registry, hc *http.Client) (*providers.Registry, *http.Client, http.RoundTripper) {
+func (b *Broker) withDemo(cfg *config.Config, now func() time.Time, reg *providers.Registry, hc *http.Client, base http.RoundTripper) (*providers.Registry, *http.Client, http.RoundTripper) {
 	pub := strings.TrimRight(cfg.Server.PublicURL, "/")
 	b.demo = demo.New(demo.Options{BaseURL: pub + demo.Path, CallbackURL: pub + "/oauth/callback", Now: now})
 	reg = providers.NewRegistry(append(reg.All(), b.demo.Provider())...)
 	wrapped := *hc
 	wrapped.Transport = b.demo.Transport(hc.Transport)
-	pt := b.demo.Transport(proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D(), int64(cfg.Proxy.MaxResponseHeaderBytes)))
-	return reg, &wrapped, pt
+	return reg, &wrapped, b.demo.Transport(base)
 }
 
 // mountDemo serves /demo/ when the demo is on, limited per client address
@@ -44,7 +42,7 @@ func (b *Broker) mountDemo(g gin.IRouter) {
 	if b.demo == nil {
 		return
 	}
-	limit := api.BrowserRateLimit(b.cfg)
+	limit := api.BrowserRateLimit(b.cfg.Security.RateLimits.Browser)
 	h := gin.WrapH(b.demo.Handler())
 	g.Any(demo.Path+"/*path", limit, h)
 }

@@ -32,6 +32,11 @@ type DevSecrets struct {
 	InUse bool
 	// Created: the file was generated just now.
 	Created bool
+	// NewAdminToken is the development admin token when it was generated
+	// just now and is in use: the caller shows it once, on the terminal of
+	// the developer who started the broker (the CLI: its stderr), and
+	// never logs it. Nothing here writes it anywhere.
+	NewAdminToken string
 }
 
 // PrepareSecrets is FillDevSecrets for a server start: it warns once on
@@ -42,7 +47,7 @@ func PrepareSecrets(cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if dev.InUse {
+	if dev.InUse && logger != nil {
 		WarnDevSecrets(logger, dev)
 	}
 	return nil
@@ -96,15 +101,14 @@ func FillDevSecrets(cfg *config.Config) (DevSecrets, error) {
 			cfg.Security.EncryptionKeys[i].Key = dev.EncryptionKey
 		}
 	}
+	out := DevSecrets{Path: path, InUse: true, Created: created}
 	if cfg.Security.AdminToken == "" {
 		cfg.Security.AdminToken = dev.AdminToken
 		if created {
-			// Shown once, on the terminal of the developer who started it:
-			// this is how a fresh clone gets its first admin call.
-			fmt.Fprintf(os.Stderr, "\n  Development admin token (also in %s):\n\n    %s\n\n", path, dev.AdminToken)
+			out.NewAdminToken = dev.AdminToken
 		}
 	}
-	return DevSecrets{Path: path, InUse: true, Created: created}, nil
+	return out, nil
 }
 
 func loadOrCreateDevSecrets(path string) (devSecretsFile, bool, error) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/oauthbroker/broker/broker/secrets"
@@ -20,11 +19,12 @@ import (
 )
 
 // OpenStore opens the backend chosen by store.driver. It is the only place
-// that does (docs/architecture.md).
-func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+// that does (docs/architecture.md). logger receives the store's notices
+// (PostgreSQL's change-feed reconnects); nil = none.
+func OpenStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":
-		return postgres.Open(ctx, cfg.Store.DSN, postgres.Options{MaxConns: cfg.Store.MaxConns})
+		return postgres.Open(ctx, cfg.Store.DSN, postgres.Options{MaxConns: cfg.Store.MaxConns, Logger: logger})
 	case "sqlite", "":
 		return sqlite.Open(ctx, cfg.SQLitePath(), sqlite.Options{})
 	default:
@@ -57,11 +57,9 @@ func StateSigner(cfg *config.Config) (*state.Signer, error) {
 	return state.NewSigner(state.Options{Keys: keys, Issuer: pub, Audience: pub + "/oauth/callback"})
 }
 
-// NewLogger builds the slog logger from the log section.
+// NewLogger builds the slog logger from the log section, writing to w (the
+// CLI passes its stderr; nothing is chosen for the caller).
 func NewLogger(c config.Log, w io.Writer) *slog.Logger {
-	if w == nil {
-		w = os.Stderr
-	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
 	opts := &slog.HandlerOptions{Level: level}

@@ -54,8 +54,13 @@ func (c *Config) ProviderRegistry() (*providers.Registry, error) {
 }
 
 func (c *Config) resolveOptions() providers.ResolveOptions {
-	return providers.ResolveOptions{AllowInsecureLoopback: c.Server.AllowInsecureLoopback && !c.Server.Production}
+	return providers.ResolveOptions{AllowInsecureLoopback: c.Server.LoopbackAllowed()}
 }
+
+// LoopbackAllowed is server.allowInsecureLoopback with the production guard:
+// plain http to loopback is never allowed in production, whatever the key
+// says. Every use of the key (providers, webhooks, logos) goes through it.
+func (s Server) LoopbackAllowed() bool { return s.AllowInsecureLoopback && !s.Production }
 
 func convert(perrs []providers.FieldError) ValidationErrors {
 	out := make(ValidationErrors, len(perrs))

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -29,16 +30,13 @@ const (
 // HeaderAPIKey carries an app's client secret.
 const HeaderAPIKey = "X-Api-Key"
 
-// DefaultAppCacheSize is the number of authenticated apps kept when
-// AuthOptions.CacheSize is 0.
-const DefaultAppCacheSize = 1000
-
-// DefaultAppCacheTTL bounds how long a cached app is trusted without a store
-// read when AuthOptions.CacheTTL is 0. Deletions and rotations made through
-// this process (or announced by the store's Watcher) purge at once; the TTL
+// AppCacheTTL is the broker's AuthOptions.CacheTTL: how long a cached app is
+// trusted without a store read. Deletions and rotations made through this
+// process (or announced by the store's Watcher) purge at once; the TTL
 // covers changes made by another process that cannot announce them, such as
-// `broker apps delete` against a running SQLite broker.
-const DefaultAppCacheTTL = 30 * time.Second
+// `broker apps delete` against a running SQLite broker. It is fixed, not
+// configured.
+const AppCacheTTL = 30 * time.Second
 
 // errUnauthenticated is the one answer to every failed authentication, so a
 // caller cannot tell a missing app, a deleted one and a wrong secret apart.
@@ -52,10 +50,10 @@ var errAdminTokenOnAppRoute = &model.Error{Code: model.CodeUnauthenticated,
 // AuthOptions configures an Authenticator.
 type AuthOptions struct {
 	Store store.Store
-	// CacheSize bounds the authenticated-app cache (0 = DefaultAppCacheSize).
+	// CacheSize bounds the authenticated-app cache (cache.apps); at least 1.
 	CacheSize int
-	// CacheTTL bounds the age of a cache entry (0 = DefaultAppCacheTTL,
-	// negative = no bound).
+	// CacheTTL bounds the age of a cache entry (the broker: AppCacheTTL);
+	// 0 = no bound.
 	CacheTTL time.Duration
 	// AdminToken may do everything on admin routes; empty refuses every
 	// admin call (the broker fails closed).
@@ -73,6 +71,7 @@ type AuthOptions struct {
 // Authenticator authenticates apps (client secret) and admins (bearer
 // token). It is safe for concurrent use.
 type Authenticator struct {
+	opts     AuthOptions // as given, for Options
 	store    store.Store
 	cache    *cache.Cache[[sha256.Size]byte, cachedApp] // key: SHA-256 of the presented secret
 	ttl      time.Duration
@@ -88,17 +87,24 @@ type cachedApp struct {
 	expires time.Time // zero: no bound
 }
 
-// NewAuthenticator returns an Authenticator.
-func NewAuthenticator(o AuthOptions) *Authenticator {
-	size := o.CacheSize
-	if size <= 0 {
-		size = DefaultAppCacheSize
+// NewAuthenticator returns an Authenticator. A missing Store or a bound
+// that cannot work is an error; nothing is replaced by a default.
+func NewAuthenticator(o AuthOptions) (*Authenticator, error) {
+	switch {
+	case o.Store == nil:
+		return nil, errors.New("middleware: AuthOptions.Store is required")
+	case o.CacheSize < 1:
+		return nil, fmt.Errorf("middleware: CacheSize %d: must be at least 1", o.CacheSize)
+	case o.CacheTTL < 0 || o.AppRate < 0 || o.AppBurst < 0:
+		return nil, errors.New("middleware: CacheTTL, AppRate and AppBurst must not be negative")
 	}
-	c, _ := cache.New[[sha256.Size]byte, cachedApp](size) // only fails on size <= 0
-	a := &Authenticator{store: o.Store, cache: c, ttl: o.CacheTTL, now: o.Now, limits: newAppLimiter(o.AppRate, o.AppBurst)}
-	if a.ttl == 0 {
-		a.ttl = DefaultAppCacheTTL
+	c, err := cache.New[[sha256.Size]byte, cachedApp](o.CacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("middleware: app cache: %w", err)
 	}
+	kept := o
+	kept.AdminToken, kept.AdminReadToken = "", ""
+	a := &Authenticator{opts: kept, store: o.Store, cache: c, ttl: o.CacheTTL, now: o.Now, limits: newAppLimiter(o.AppRate, o.AppBurst)}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -109,7 +115,15 @@ func NewAuthenticator(o AuthOptions) *Authenticator {
 			a.adminRO = hashToken(o.AdminReadToken)
 		}
 	}
-	return a
+	return a, nil
+}
+
+// Options are the options the Authenticator was built with, as given, but
+// without the admin tokens: it keeps only their hashes.
+func (a *Authenticator) Options() AuthOptions {
+	o := a.opts
+	o.Store, o.CacheTTL = a.store, a.ttl
+	return o
 }
 
 func hashToken(t string) []byte {

@@ -17,6 +17,7 @@ import (
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 )
 
@@ -63,8 +64,18 @@ func newFixture(tb testing.TB, o middleware.AuthOptions) *fixture {
 	f := &fixture{store: &countingStore{Store: st}}
 	o.Store = f.store
 	o.Now = func() time.Time { return time.Unix(1_800_000_000+f.now.Load(), 0) }
-	f.auth = middleware.NewAuthenticator(o)
-	f.svc = apps.New(apps.Options{Store: st, Keys: keys, OnChange: f.auth.Purge})
+	if o.CacheSize == 0 {
+		o.CacheSize = config.Default().Cache.Apps
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = middleware.AppCacheTTL
+	}
+	if f.auth, err = middleware.NewAuthenticator(o); err != nil {
+		tb.Fatal(err)
+	}
+	if f.svc, err = apps.New(apps.Options{Store: st, Keys: keys, OnChange: f.auth.Purge}); err != nil {
+		tb.Fatal(err)
+	}
 	gin.SetMode(gin.TestMode)
 	f.eng = gin.New()
 	f.eng.GET("/x", f.auth.App(), func(c *gin.Context) { c.String(http.StatusOK, middleware.AppFrom(c).ID) })

@@ -13,6 +13,23 @@ func NoStore() gin.HandlerFunc {
 	}
 }
 
+// NoSniff labels every answer as exactly what its Content-Type says
+// (X-Content-Type-Options: nosniff): JSON that quotes a caller's input, the
+// OpenAPI YAML and the metrics text are never run as a page of the broker's
+// origin. It runs before the handler, so it holds for every route, errors
+// and unknown paths included; pages and the proxy set it too.
+func NoSniff() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		// One shared value, not a []string per request (every proxied
+		// request passes here): Set and Add on a header replace or grow
+		// its slice, never write into it.
+		c.Writer.Header()["X-Content-Type-Options"] = nosniffValue
+		c.Next()
+	}
+}
+
+var nosniffValue = []string{"nosniff"}
+
 // SecurityHeaders hardens the broker's HTML pages and redirects: no MIME
 // sniffing, no Referer (the callback URL carries the code and state), no
 // framing (clickjacking of the connect page). A page sets its own

@@ -22,6 +22,7 @@ import (
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
 )
@@ -82,7 +83,11 @@ func newHarness(t testing.TB, o ...harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	fs := &flakyStore{Store: st}
-	auth := middleware.NewAuthenticator(middleware.AuthOptions{Store: fs, AdminToken: opt.adminToken, AdminReadToken: opt.readToken})
+	auth, err := middleware.NewAuthenticator(middleware.AuthOptions{Store: fs, CacheSize: config.DefaultCacheApps,
+		CacheTTL: middleware.AppCacheTTL, AdminToken: opt.adminToken, AdminReadToken: opt.readToken})
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := providers.NewRegistry(
 		&providers.Provider{ID: "google", Spec: providers.Spec{Kind: providers.KindOAuth2}},
 		&providers.Provider{ID: "caldav", Spec: providers.Spec{Kind: providers.KindBasic}},
@@ -93,7 +98,10 @@ func newHarness(t testing.TB, o ...harnessOpts) *harness {
 	now := func() time.Time {
 		return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(tick.Add(1)) * time.Second)
 	}
-	svc := apps.New(apps.Options{Store: fs, Keys: keys, Providers: reg, OnChange: auth.Purge, Now: now})
+	svc, err := apps.New(apps.Options{Store: fs, Keys: keys, Providers: reg, OnChange: auth.Purge, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	gin.SetMode(gin.TestMode)
 	e := gin.New()

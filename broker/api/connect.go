@@ -20,26 +20,18 @@ import (
 // the hosted connect page GET and POST /connect/{sessionId},
 // limited per client address (security.rateLimits.browser).
 func registerConnect(r gin.IRouter, d Deps) {
-	if d.Connect == nil || d.Auth == nil {
-		return
-	}
 	h := connectHandler{svc: d.Connect}
 	manage := []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(model.PermConnectionsManage)}
 	// Starting a session writes a row: limited per app, beside the cap on
 	// unfinished sessions (security.rateLimits.sessions, maxPendingSessions).
-	var srps float64
-	var sburst int
-	if d.Config != nil {
-		srps = d.Config.Security.RateLimits.Sessions.PerSecond()
-		sburst = d.Config.Security.RateLimits.Sessions.Events
-	}
-	starts := append(slices.Clone(manage), middleware.RateLimitByKey(srps, sburst, middleware.KeyByAppID))
+	sessions := d.RateLimits.Sessions
+	starts := append(slices.Clone(manage), middleware.RateLimitByKey(sessions.PerSecond(), sessions.Events, middleware.KeyByAppID))
 	r.POST("/v1/connect/oauth", append(starts, h.oauth)...)
 	r.POST("/v1/connect/code", append(manage, h.code)...)
 	r.POST("/v1/connect/credentials", append(manage, h.credentials)...)
 	r.POST("/v1/connect/sessions", append(starts, h.sessions)...)
 
-	browser := BrowserRateLimit(d.Config)
+	browser := BrowserRateLimit(d.RateLimits.Browser)
 	r.GET("/oauth/start/:sessionId", browser, func(c *gin.Context) {
 		d.Connect.Start(c.Writer, c.Request, c.Param("sessionId"))
 	})
@@ -58,14 +50,8 @@ func registerConnect(r gin.IRouter, d Deps) {
 // the pages a person opens (/oauth, /connect, /demo). Over it a browser gets
 // the broker's "Too many requests" page and any other client the JSON
 // envelope, both 429 with Retry-After.
-func BrowserRateLimit(cfg *config.Config) gin.HandlerFunc {
-	var rps float64
-	var burst int
-	if cfg != nil {
-		rps = cfg.Security.RateLimits.Browser.PerSecond()
-		burst = cfg.Security.RateLimits.Browser.Events
-	}
-	return middleware.RateLimitByKeyWith(rps, burst, middleware.KeyByClientIP, func(c *gin.Context) {
+func BrowserRateLimit(browser config.Rate) gin.HandlerFunc {
+	return middleware.RateLimitByKeyWith(browser.PerSecond(), browser.Events, middleware.KeyByClientIP, func(c *gin.Context) {
 		if !wantsHTML(c.Request) {
 			middleware.Fail(c, model.ErrRateLimited)
 			return

@@ -23,12 +23,15 @@ import (
 	"github.com/oauthbroker/broker/broker/api"
 	"github.com/oauthbroker/broker/broker/apps"
 	"github.com/oauthbroker/broker/broker/connect"
+	"github.com/oauthbroker/broker/broker/events"
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/state"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
 	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/docs/openapitest"
 	"github.com/oauthbroker/broker/middleware"
@@ -179,21 +182,48 @@ func newEnv(t *testing.T) *env {
 	reg := providers.NewRegistry(ps...)
 
 	hc := providers.NewHTTPClient(10 * time.Second)
-	e.tok, err = tokens.New(tokens.Options{Store: st, Keys: e.keys, Providers: reg, HTTPClient: hc})
+	d := config.Default()
+	e.tok, err = tokens.New(tokens.Options{Store: st, Keys: e.keys, Providers: reg, HTTPClient: hc,
+		CacheSize: d.Cache.Tokens, ExpiryMargin: d.Cache.ExpiryMargin.D(), LeaseTTL: d.Refresh.LeaseTTL.D()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := middleware.NewAuthenticator(middleware.AuthOptions{Store: st, CacheSize: 100, AdminToken: "admin-token-0123456789abcdef0123"})
-	e.apps = apps.New(apps.Options{Store: st, Keys: e.keys, Providers: reg, OnChange: auth.Purge, BeforeDelete: e.tok.RevokeApp})
-	svc := connect.New(connect.Options{
+	auth, err := middleware.NewAuthenticator(middleware.AuthOptions{Store: st, CacheSize: 100, CacheTTL: middleware.AppCacheTTL,
+		AdminToken: "admin-token-0123456789abcdef0123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.apps, err = apps.New(apps.Options{Store: st, Keys: e.keys, Providers: reg, OnChange: auth.Purge, BeforeDelete: e.tok.RevokeApp}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := connect.New(connect.Options{
 		Store: st, Tokens: e.tok, Providers: reg, State: e.signer, PublicURL: e.url, HTTPClient: hc,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The routes this harness is not about get real services too: the
+	// router refuses to leave any group out.
+	px, err := proxy.New(proxy.Options{Creds: e.tok, Timeout: d.Proxy.Timeout.D(), MaxRequestBody: int64(d.Proxy.MaxRequestBody)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := webhooks.New(webhooks.Options{Store: st, Keys: e.keys, Timeout: d.Webhooks.Timeout.D(),
+		Concurrency: d.Webhooks.Concurrency, PollInterval: d.Webhooks.PollInterval.D()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := events.New(events.Options{Store: st, Tokens: e.tok, Providers: reg, HTTPClient: hc, CursorKey: randomBytes(32),
+		CallTimeout: events.DefaultCallTimeout, ListTimeout: events.DefaultListTimeout, PerAccount: events.DefaultPerAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
 	gin.SetMode(gin.TestMode)
 	g := gin.New()
-	api.Register(g, api.Deps{
-		Config: &config.Config{}, Store: st, Auth: auth, Apps: e.apps, Connect: svc, Providers: reg,
-	})
+	if err := api.Register(g, api.Deps{Store: st, Auth: auth, Apps: e.apps, Connect: svc, Proxy: px, Webhooks: wh, Events: ev}); err != nil {
+		t.Fatal(err)
+	}
 	// As broker.New does: an unknown path is the error envelope too.
 	g.NoRoute(func(c *gin.Context) { middleware.Fail(c, model.Errorf(model.CodeNotFound, "no such endpoint")) })
 	engine = openapitest.Wrap(t, g)

@@ -16,9 +16,6 @@ import (
 // list, get and test (CONNECTIONS_READ), disconnect (CONNECTIONS_MANAGE).
 // Another app's connection is 404, like a missing one.
 func registerConnections(r gin.IRouter, d Deps) {
-	if d.Connect == nil || d.Auth == nil {
-		return
-	}
 	h := connectionsHandler{svc: d.Connect}
 	read := []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(model.PermConnectionsRead)}
 	manage := []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(model.PermConnectionsManage)}

@@ -23,9 +23,6 @@ const (
 // registerEvents mounts a connection's calendars (read: CONNECTIONS_READ,
 // select: CONNECTIONS_MANAGE), /v1/events and /v1/freebusy (EVENTS_READ).
 func registerEvents(r gin.IRouter, d Deps) {
-	if d.Events == nil || d.Auth == nil {
-		return
-	}
 	h := eventsHandler{svc: d.Events}
 	auth := func(p model.Permission) []gin.HandlerFunc {
 		return []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(p)}

@@ -14,9 +14,6 @@ import (
 // enabled providers offered to it (an OAuth provider needs a broker-wide
 // client or the app's own).
 func registerProviders(r gin.IRouter, d Deps) {
-	if d.Connect == nil || d.Auth == nil {
-		return
-	}
 	svc := d.Connect
 	r.GET("/v1/providers", middleware.NoStore(), d.Auth.App(), func(c *gin.Context) {
 		ps, err := svc.Offered(c.Request.Context(), middleware.AppFrom(c).ID)

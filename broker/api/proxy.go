@@ -23,9 +23,6 @@ var proxyMethods = []string{
 // authenticated, must hold PROXY, and the proxy takes the path from the raw
 // request URL itself (not Gin's decoded parameter), see broker/proxy.
 func registerProxy(r gin.IRouter, d Deps) {
-	if d.Proxy == nil || d.Auth == nil {
-		return
-	}
 	p := d.Proxy
 	handle := func(c *gin.Context) {
 		p.ServeProxy(c.Writer, c.Request, middleware.AppFrom(c).ID, c.Param("connectionId"))

@@ -1,8 +1,9 @@
 package api
 
 import (
-	"log/slog"
-	"time"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -11,39 +12,43 @@ import (
 	"github.com/oauthbroker/broker/broker/events"
 	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/store"
-	"github.com/oauthbroker/broker/broker/telemetry"
-	"github.com/oauthbroker/broker/broker/tokens"
 	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/middleware"
-	"github.com/oauthbroker/broker/providers"
 )
 
-// Deps is what the handlers need; broker.New fills it. Each group of routes
-// takes the fields it uses.
+// Deps is what the handlers use, and nothing else; broker.New fills it.
+// Every field is required: Register refuses a Deps with one missing rather
+// than leave its routes out (a wiring slip would be a 404 in production).
 type Deps struct {
-	Config    *config.Config
-	Store     store.Store
-	Logger    *slog.Logger
-	Now       func() time.Time
-	Auth      *middleware.Authenticator
-	Apps      *apps.Service
-	Proxy     *proxy.Proxy
-	Connect   *connect.Service
-	Providers *providers.Registry
-	Tokens    *tokens.Manager
-	Webhooks  *webhooks.Worker
-	Events    *events.Service
-	Telemetry *telemetry.Telemetry
+	// Store answers readiness and the admin's reads of an app.
+	Store store.Store
+	// RateLimits are security.rateLimits: browser on /oauth and /connect,
+	// sessions on starting connect sessions. (app is the Authenticator's.)
+	RateLimits config.RateLimits
+	Auth       *middleware.Authenticator
+	Apps       *apps.Service
+	Proxy      *proxy.Proxy
+	Connect    *connect.Service
+	Webhooks   *webhooks.Worker
+	Events     *events.Service
 }
 
-// Register mounts every route of the HTTP API on r.
-func Register(r gin.IRouter, d Deps) {
-	if d.Now == nil {
-		d.Now = time.Now
+// Register mounts every route of the HTTP API on r, or mounts nothing and
+// names the dependencies that are missing.
+func Register(r gin.IRouter, d Deps) error {
+	var missing []string
+	for name, isNil := range map[string]bool{
+		"Store": d.Store == nil, "Auth": d.Auth == nil, "Apps": d.Apps == nil, "Proxy": d.Proxy == nil,
+		"Connect": d.Connect == nil, "Webhooks": d.Webhooks == nil, "Events": d.Events == nil,
+	} {
+		if isNil {
+			missing = append(missing, name)
+		}
 	}
-	if d.Logger == nil {
-		d.Logger = slog.Default()
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("api: Deps.%s required", strings.Join(missing, ", Deps."))
 	}
 	registerHealth(r, d)
 	registerOpenAPI(r)
@@ -54,4 +59,5 @@ func Register(r gin.IRouter, d Deps) {
 	registerProxy(r, d)
 	registerWebhooks(r, d)
 	registerEvents(r, d)
+	return nil
 }

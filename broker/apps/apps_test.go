@@ -31,7 +31,11 @@ func newService(t *testing.T) (*apps.Service, *[]string) {
 		t.Fatal(err)
 	}
 	var changed []string
-	return apps.New(apps.Options{Store: st, Keys: keys, OnChange: func(id string) { changed = append(changed, id) }}), &changed
+	svc, err := apps.New(apps.Options{Store: st, Keys: keys, OnChange: func(id string) { changed = append(changed, id) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, &changed
 }
 
 func invalidField(err error) string {

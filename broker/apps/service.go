@@ -46,6 +46,7 @@ type Options struct {
 
 // Service manages apps. It is safe for concurrent use.
 type Service struct {
+	opts      Options // as given, for Options
 	store     store.Store
 	keys      *secrets.KeyRing
 	providers *providers.Registry
@@ -56,13 +57,16 @@ type Service struct {
 	loopback  bool
 }
 
-// New returns a Service. It panics without a Store or Keys: that is a
-// wiring mistake, not a runtime condition.
-func New(o Options) *Service {
+// New returns a Service. A missing Store or Keys, or a negative grace, is
+// an error.
+func New(o Options) (*Service, error) {
 	if o.Store == nil || o.Keys == nil {
-		panic("apps: Options.Store and Options.Keys are required")
+		return nil, errors.New("apps: Store and Keys are required")
 	}
-	s := &Service{store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange, preDelete: o.BeforeDelete,
+	if o.WebhookSecretGrace < 0 {
+		return nil, fmt.Errorf("apps: WebhookSecretGrace %s: must not be negative", o.WebhookSecretGrace)
+	}
+	s := &Service{opts: o, store: o.Store, keys: o.Keys, providers: o.Providers, now: o.Now, onChange: o.OnChange, preDelete: o.BeforeDelete,
 		grace: o.WebhookSecretGrace, loopback: o.AllowInsecureLoopback}
 	if s.now == nil {
 		s.now = time.Now
@@ -70,7 +74,15 @@ func New(o Options) *Service {
 	if s.onChange == nil {
 		s.onChange = func(string) {}
 	}
-	return s
+	return s, nil
+}
+
+// Options are the options the Service runs with, read back from what it
+// uses where it keeps them apart.
+func (s *Service) Options() Options {
+	o := s.opts
+	o.Store, o.Keys, o.Providers, o.WebhookSecretGrace, o.AllowInsecureLoopback = s.store, s.keys, s.providers, s.grace, s.loopback
+	return o
 }
 
 // Create registers an app and returns it with its client secret and webhook

@@ -42,7 +42,7 @@ func FuzzCallbackQuery(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	s := New(Options{State: signer, PublicURL: "https://broker.example.com"})
+	s := newService(f, Options{State: signer, PublicURL: "https://broker.example.com"})
 	f.Fuzz(func(t *testing.T, rawQuery string) {
 		r := httptest.NewRequest(http.MethodGet, "https://broker.example.com/oauth/callback", nil)
 		r.URL.RawQuery = rawQuery

@@ -17,11 +17,11 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// DefaultPageTTL is how long a hosted connect page stays usable: longer
-// than an OAuth flow, since the end user may first read the page and type
-// a password. Picking an OAuth provider starts an ordinary flow of
-// DefaultSessionTTL.
-const DefaultPageTTL = 30 * time.Minute
+// PageTTL is how long a hosted connect page stays usable: longer than an
+// OAuth flow, since the end user may first read the page and type a
+// password. Picking an OAuth provider starts an ordinary flow of
+// SessionTTL. It is fixed, not configured.
+const PageTTL = 30 * time.Minute
 
 // MaxPageProviders bounds the providers list of POST /v1/connect/sessions.
 const MaxPageProviders = 20
@@ -95,9 +95,9 @@ func (s *Service) StartPage(ctx context.Context, app *model.App, req PageRequest
 	sess := model.AuthSession{
 		ID: model.NewID(model.PrefixSession), AppID: app.ID, ScheduleID: req.ScheduleID,
 		RedirectURL: req.RedirectURL, AppState: req.AppState, Scopes: ids,
-		ClientSource: model.ClientNone, ExpiresAt: now.Add(s.pageTTL), CreatedAt: now,
+		ClientSource: model.ClientNone, ExpiresAt: now.Add(PageTTL), CreatedAt: now,
 	}
-	if err := s.createSession(ctx, sess, s.pageTTL); err != nil {
+	if err := s.createSession(ctx, sess, PageTTL); err != nil {
 		return PageStart{}, fmt.Errorf("connect: creating the connect page session: %w", err)
 	}
 	return PageStart{ConnectURL: s.base + "/connect/" + sess.ID, ExpiresAt: sess.ExpiresAt}, nil
@@ -173,6 +173,17 @@ func (s *Service) PagePost(w http.ResponseWriter, r *http.Request, sessionID str
 	p, err := s.provider(choice.ID, providers.KindAPIKey, providers.KindBasic)
 	if err != nil {
 		s.errorPage(w, http.StatusBadRequest, pageInvalid)
+		return
+	}
+	if !s.tries.take(sess.ID) {
+		// Too many tries: the page is spent here, so on every replica.
+		s.log.WarnContext(ctx, "connect page: too many credentials attempts; the page is spent", "session", sess.ID, "provider", p.ID)
+		if _, err := s.st.ConsumeAuthSession(ctx, sess.ID, s.now()); err != nil && !errors.Is(err, model.ErrNotFound) && !errors.Is(err, model.ErrConflict) {
+			s.storeErrorPage(w, err)
+			return
+		}
+		s.clearPageCookie(w, sess.ID)
+		s.errorPage(w, http.StatusTooManyRequests, pageAttempts)
 		return
 	}
 	creds := Credentials{APIKey: f.Get("apiKey"), Username: f.Get("username"), Password: f.Get("password")}

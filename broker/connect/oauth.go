@@ -93,13 +93,13 @@ func (s *Service) StartOAuth(ctx context.Context, app *model.App, req OAuthReque
 		Scopes:       union(base, req.Scopes),
 		LoginHint:    req.LoginHint,
 		ClientSource: src,
-		ExpiresAt:    now.Add(s.ttl),
+		ExpiresAt:    now.Add(SessionTTL),
 		CreatedAt:    now,
 	}
 	if p.UsesPKCE() {
 		sess.PKCEVerifier = oauth2.GenerateVerifier()
 	}
-	if err := s.createSession(ctx, sess, s.ttl); err != nil {
+	if err := s.createSession(ctx, sess, SessionTTL); err != nil {
 		return OAuthStart{}, fmt.Errorf("connect: creating the auth session: %w", err)
 	}
 	return OAuthStart{OAuthURL: s.base + "/oauth/start/" + sess.ID, ExpiresAt: sess.ExpiresAt}, nil

@@ -19,9 +19,9 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// DefaultSessionTTL is how long an end user has, from POST /v1/connect/oauth,
-// to come back through the callback.
-const DefaultSessionTTL = 10 * time.Minute
+// SessionTTL is how long an end user has, from POST /v1/connect/oauth, to
+// come back through the callback. It is fixed, not configured.
+const SessionTTL = 10 * time.Minute
 
 // Input limits. They bound what is stored per flow and echoed back.
 const (
@@ -35,8 +35,8 @@ const (
 	MaxNameLen       = 256
 )
 
-// Options configure a Service. Store, Tokens, Providers, State and PublicURL
-// are required.
+// Options configure a Service. Store, Tokens, Providers, State, PublicURL
+// and HTTPClient are required; New refuses a Service without them.
 type Options struct {
 	Store     store.Store
 	Tokens    *tokens.Manager
@@ -46,17 +46,14 @@ type Options struct {
 	// {PublicURL}/oauth/callback, never derived from a request's Host.
 	PublicURL string
 	// HTTPClient calls token, user-info and test endpoints; it must not
-	// follow redirects. Default providers.NewHTTPClient(30s).
+	// follow redirects (providers.NewHTTPClient).
 	HTTPClient *http.Client
-	// SessionTTL bounds a flow; default DefaultSessionTTL.
-	SessionTTL time.Duration
-	// PageTTL bounds a hosted connect page; default DefaultPageTTL.
-	PageTTL time.Duration
 	// AllowLoopbackLogos lets the hosted page fetch an app's logo from a
 	// loopback address (server.allowInsecureLoopback).
 	AllowLoopbackLogos bool
 	Now                func() time.Time
-	Logger             *slog.Logger
+	// Logger receives the flows' warnings; nil = none.
+	Logger *slog.Logger
 	// Telemetry counts finished flows (broker.connect.flows); nil: none.
 	Telemetry *telemetry.Telemetry
 	// MaxPendingSessions caps one app's unexpired, unfinished sessions
@@ -67,13 +64,12 @@ type Options struct {
 
 // Service runs the connect flows and the per-app connection operations.
 type Service struct {
+	opts     Options // as given, for Options
 	st       store.Store
 	tok      *tokens.Manager
 	reg      *providers.Registry
 	signer   *state.Signer
 	hc       *http.Client
-	ttl      time.Duration
-	pageTTL  time.Duration
 	now      func() time.Time
 	log      *slog.Logger
 	base     string // PublicURL without a trailing slash
@@ -82,43 +78,53 @@ type Service struct {
 	pagePath string // the hosted pages' path and cookie Path: {base path}/connect
 	origin   string // scheme://host[:port] of PublicURL
 	logos    *logoCache
-	pending  int  // MaxPendingSessions
-	secure   bool // the binding cookie is Secure when PublicURL is https
+	tries    *attempts // credentials submitted per hosted page
+	pending  int       // MaxPendingSessions
+	secure   bool      // the binding cookie is Secure when PublicURL is https
 	metrics  *telemetry.Metrics
 }
 
-// New builds a Service.
-func New(o Options) *Service {
-	if o.HTTPClient == nil {
-		o.HTTPClient = providers.NewHTTPClient(30 * time.Second)
+// New builds a Service. A missing dependency, or a PublicURL that is not an
+// absolute http(s) URL, is an error.
+func New(o Options) (*Service, error) {
+	if o.Store == nil || o.Tokens == nil || o.Providers == nil || o.State == nil || o.HTTPClient == nil {
+		return nil, errors.New("connect: Store, Tokens, Providers, State and HTTPClient are required")
 	}
-	if o.SessionTTL <= 0 {
-		o.SessionTTL = DefaultSessionTTL
+	if o.MaxPendingSessions < 0 {
+		return nil, fmt.Errorf("connect: MaxPendingSessions %d: must not be negative", o.MaxPendingSessions)
 	}
-	if o.PageTTL <= 0 {
-		o.PageTTL = DefaultPageTTL
-	}
+	given := o
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	base := strings.TrimSuffix(o.PublicURL, "/")
-	basePath := ""
-	if u, err := url.Parse(base); err == nil {
-		basePath = strings.TrimSuffix(u.Path, "/")
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, errors.New("connect: PublicURL must be an absolute http or https URL")
 	}
+	basePath := strings.TrimSuffix(u.Path, "/")
 	return &Service{
-		st: o.Store, tok: o.Tokens, reg: o.Providers, signer: o.State, hc: o.HTTPClient,
-		ttl: o.SessionTTL, pageTTL: o.PageTTL, now: o.Now, log: o.Logger,
+		opts: given, st: o.Store, tok: o.Tokens, reg: o.Providers, signer: o.State, hc: o.HTTPClient,
+		now: o.Now, log: o.Logger,
 		base: base, callback: base + "/oauth/callback", cookie: basePath + "/oauth",
 		pagePath: basePath + "/connect", origin: originOf(base),
 		secure:  strings.HasPrefix(strings.ToLower(base), "https://"),
 		logos:   newLogoCache(o.AllowLoopbackLogos, o.Now),
+		tries:   newAttempts(),
 		pending: o.MaxPendingSessions,
 		metrics: o.Telemetry.Metrics(),
-	}
+	}, nil
+}
+
+// Options are the options the Service runs with, read back from what it
+// uses where it keeps them apart.
+func (s *Service) Options() Options {
+	o := s.opts
+	o.Store, o.Tokens, o.Providers, o.State, o.HTTPClient, o.MaxPendingSessions = s.st, s.tok, s.reg, s.signer, s.hc, s.pending
+	return o
 }
 
 // CallbackURL is the redirect_uri the broker registers with providers.

@@ -15,7 +15,7 @@ func TestNewDerivesCallbackAndCookieFromPublicURL(t *testing.T) {
 		{"https://example.com/broker/", "https://example.com/broker/oauth/callback", "/broker/oauth", true},
 		{"http://localhost:8080", "http://localhost:8080/oauth/callback", "/oauth", false},
 	} {
-		s := New(Options{PublicURL: tc.public})
+		s := newService(t, Options{PublicURL: tc.public})
 		if s.CallbackURL() != tc.callback || s.cookie != tc.path || s.secure != tc.secure {
 			t.Errorf("%s: callback %q cookie path %q secure %v", tc.public, s.CallbackURL(), s.cookie, s.secure)
 		}
@@ -38,7 +38,7 @@ func TestValidSessionID(t *testing.T) {
 }
 
 func TestErrorPageReflectsNothingAndAllowsNothing(t *testing.T) {
-	s := New(Options{PublicURL: "https://broker.example.com"})
+	s := newService(t, Options{PublicURL: "https://broker.example.com"})
 	w := httptest.NewRecorder()
 	s.errorPage(w, 400, pageInvalid)
 	h := w.Header()

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -18,7 +19,8 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// Defaults of the fan-out.
+// The broker's bounds of the fan-out (broker.New passes them; they are not
+// broker.yaml keys).
 const (
 	// DefaultCallTimeout is the deadline of one provider call (one HTTP
 	// request and its body), refresh and retry included in its own.
@@ -33,7 +35,9 @@ const (
 	maxConnections = 1000
 )
 
-// Options configure a Service.
+// Options configure a Service. Store, Tokens, Providers, HTTPClient and
+// CursorKey are required and the bounds positive; New refuses a Service
+// without them rather than fill them in.
 type Options struct {
 	Store       store.Store
 	Tokens      *tokens.Manager
@@ -41,9 +45,9 @@ type Options struct {
 	Rooms       providers.Rooms
 	HTTPClient  *http.Client  // the outbound client: no redirects, bounded
 	CursorKey   []byte        // HMAC key binding cursors to app and query
-	CallTimeout time.Duration // per provider call; default DefaultCallTimeout
-	ListTimeout time.Duration // per listing; default DefaultListTimeout
-	PerAccount  int
+	CallTimeout time.Duration // per provider call (the broker: DefaultCallTimeout)
+	ListTimeout time.Duration // per listing (the broker: DefaultListTimeout)
+	PerAccount  int           // calls to one account at once (the broker: DefaultPerAccount)
 	Now         func() time.Time
 	// Telemetry: a broker.events.call span and the fan-out metrics per
 	// connection read; nil records nothing.
@@ -61,26 +65,27 @@ type Service struct {
 // primaryCacheSize bounds the remembered primary calendars (connections).
 const primaryCacheSize = 10000
 
-// New returns a Service.
-func New(o Options) *Service {
-	if o.CallTimeout <= 0 {
-		o.CallTimeout = DefaultCallTimeout
-	}
-	if o.ListTimeout <= 0 {
-		o.ListTimeout = DefaultListTimeout
-	}
-	if o.PerAccount <= 0 {
-		o.PerAccount = DefaultPerAccount
+// New returns a Service; a missing dependency or a bound that is not
+// positive is an error.
+func New(o Options) (*Service, error) {
+	switch {
+	case o.Store == nil || o.Tokens == nil || o.Providers == nil || o.HTTPClient == nil || len(o.CursorKey) == 0:
+		return nil, errors.New("events: Store, Tokens, Providers, HTTPClient and CursorKey are required")
+	case o.CallTimeout <= 0 || o.ListTimeout <= 0 || o.PerAccount < 1:
+		return nil, fmt.Errorf("events: CallTimeout %s, ListTimeout %s and PerAccount %d must be positive", o.CallTimeout, o.ListTimeout, o.PerAccount)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = providers.NewHTTPClient(0)
+	primary, err := lru.New[string, string](primaryCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
 	}
-	primary, _ := lru.New[string, string](primaryCacheSize)
-	return &Service{o: o, primary: primary}
+	return &Service{o: o, primary: primary}, nil
 }
+
+// Options are the options the Service runs with.
+func (s *Service) Options() Options { return s.o }
 
 // Reader returns the calendar adapter of a provider, if it has one.
 func (s *Service) Reader(p *providers.Provider) (providers.CalendarReader, bool) {

@@ -81,7 +81,7 @@ func TestAttackQueryCredential(t *testing.T) {
 	creds := newFakeCreds()
 	creds.add(appID, "q", up.provider("q", providers.KindAPIKey, providers.Inject{Type: providers.InjectQuery, Name: "api_key"}, nil),
 		model.Token{APIKey: "the-connections-key"})
-	fr := front(t, New(Options{Creds: creds}), appID)
+	fr := front(t, mustNew(t, Options{Creds: creds}), appID)
 	for _, q := range []string{
 		"api_key=mine", "API_KEY=mine", "Api_Key=1&api_key=2", "api%5Fkey=mine", "api%5fKEY=mine",
 		"api_key", "api_key=", "a=1;api_key=mine", "api_key=a&api_key=b&x=1", "x=1&api+key=keep",
@@ -278,7 +278,7 @@ func TestAttackRetryBodyBoundary(t *testing.T) {
 			creds := newFakeCreds()
 			creds.add(appID, connID, up.provider("p", providers.KindOAuth2, providers.Inject{Type: providers.InjectBearer}, nil), model.Token{AccessToken: "stale"})
 			creds.next = []string{"fresh"}
-			fr := front(t, New(Options{Creds: creds, RetryBodyLimit: limit, MaxRequestBody: 4 * limit}), appID)
+			fr := front(t, mustNew(t, Options{Creds: creds, RetryBodyLimit: limit, MaxRequestBody: 4 * limit}), appID)
 			body, hdr := strings.Repeat("b", tc.size), fmt.Sprintf("Content-Length: %d", tc.size)
 			if tc.chunked {
 				body, hdr = chunked(body), "Transfer-Encoding: chunked"

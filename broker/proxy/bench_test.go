@@ -20,7 +20,7 @@ import (
 func BenchmarkRewrite(b *testing.B) {
 	prov := &providers.Provider{ID: "g", Spec: providers.Spec{Kind: providers.KindOAuth2,
 		APIBaseURL: "https://www.googleapis.com/calendar/v3", Inject: &providers.Inject{Type: providers.InjectBearer}}}
-	p := New(Options{Creds: newFakeCreds(), Logger: quiet()})
+	p := mustNew(b, Options{Creds: newFakeCreds(), Logger: quiet()})
 	up := p.upstream(prov)
 	cred := &tokens.Credential{ConnectionID: "con_1", AppID: "app_1", Provider: prov, Token: model.Token{AccessToken: "ya29.a0AfH6SMBx"}}
 	in := httptest.NewRequest("GET", "/proxy/con_1/calendars/primary/events?maxResults=10&singleEvents=true", nil)
@@ -74,7 +74,7 @@ func tinyUpstream(b *testing.B) *httptest.Server {
 // token manager on SQLite answering from its cache, to a local upstream.
 func BenchmarkServeProxyCacheHit(b *testing.B) {
 	e := newRealEnvAPI(b, providertest.Options{TokenLifetime: 24 * time.Hour}, tinyUpstream(b).URL+"/calendar/v3")
-	p := New(Options{Creds: e.m, Logger: quiet()})
+	p := mustNew(b, Options{Creds: e.m, Logger: quiet()})
 	req := httptest.NewRequest("GET", "/proxy/"+e.conn.ID+"/calendars/primary/events?maxResults=10", nil)
 	req.Header.Set("X-Api-Key", "app-secret")
 	w := &discardWriter{h: http.Header{}}

@@ -111,7 +111,7 @@ func FuzzDestination(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	p := New(Options{Creds: nil, PublicURL: "https://broker.example.com"})
+	p := mustNew(f, Options{Creds: newFakeCreds(), PublicURL: "https://broker.example.com"})
 	f.Fuzz(func(t *testing.T, raw string) {
 		out, err := p.destination(raw, "con_1", b)
 		if err != nil {

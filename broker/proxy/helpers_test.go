@@ -15,8 +15,40 @@ import (
 
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/providers"
 )
+
+// mustNew is New with broker.yaml's defaults (config.Default) under the
+// fields o sets, so a test names only what it is about (RetryBodyLimit -1
+// for no buffering). A test of a zero value calls New itself.
+func mustNew(t testing.TB, o Options) *Proxy {
+	t.Helper()
+	d := config.Default().Proxy
+	if o.Timeout == 0 {
+		o.Timeout = d.Timeout.D()
+	}
+	if o.ResponseHeaderTimeout == 0 {
+		o.ResponseHeaderTimeout = d.ResponseHeaderTimeout.D()
+	}
+	if o.MaxRequestBody == 0 {
+		o.MaxRequestBody = int64(d.MaxRequestBody)
+	}
+	switch {
+	case o.RetryBodyLimit < 0: // asks for none: 0, which here means the default
+		o.RetryBodyLimit = 0
+	case o.RetryBodyLimit == 0:
+		o.RetryBodyLimit = int64(d.RetryBodyLimit)
+	}
+	if o.MaxResponseHeaderBytes == 0 {
+		o.MaxResponseHeaderBytes = int64(d.MaxResponseHeaderBytes)
+	}
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // fakeCreds stands in for the token manager in the proxy's unit tests (the
 // real tokens.Manager on SQLite is used in manager_test.go): connections by

@@ -15,6 +15,7 @@ import (
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
 	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/providers"
 	"github.com/oauthbroker/broker/providers/calcom/calcomtest"
 	"github.com/oauthbroker/broker/providers/google/googletest"
@@ -60,8 +61,10 @@ func newRealEnvAPI(t testing.TB, fo providertest.Options, apiBase string) *realE
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := config.Default()
 	m, err := tokens.New(tokens.Options{Store: st, Keys: keys, Providers: providers.NewRegistry(p),
-		HTTPClient: providers.NewHTTPClient(5 * time.Second), RetryDelays: []time.Duration{}, Logger: quiet()})
+		HTTPClient: providers.NewHTTPClient(5 * time.Second), RetryDelays: []time.Duration{}, Logger: quiet(),
+		CacheSize: d.Cache.Tokens, ExpiryMargin: d.Cache.ExpiryMargin.D(), LeaseTTL: d.Refresh.LeaseTTL.D()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +81,7 @@ func newRealEnvAPI(t testing.TB, fo providertest.Options, apiBase string) *realE
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.front = front(t, New(Options{Creds: m, Logger: quiet()}), e.appID)
+	e.front = front(t, mustNew(t, Options{Creds: m, Logger: quiet()}), e.appID)
 	return e
 }
 
@@ -122,7 +125,7 @@ func TestWithTokenManager(t *testing.T) {
 	})
 	t.Run("foreign connection is 404", func(t *testing.T) {
 		e := newRealEnv(t, providertest.Options{TokenLifetime: time.Hour})
-		other := front(t, New(Options{Creds: e.m, Logger: quiet()}), "app_other")
+		other := front(t, mustNew(t, Options{Creds: e.m, Logger: quiet()}), "app_other")
 		resp, body := rawDo(t, other, "GET", "/proxy/"+e.conn.ID+"/me")
 		wantBrokerError(t, resp, body, model.CodeNotFound)
 		if e.fake.APICalls() != 0 {

@@ -20,14 +20,6 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// Defaults of Options (docs/configuration.md, proxy).
-const (
-	DefaultTimeout               = 30 * time.Second
-	DefaultResponseHeaderTimeout = 10 * time.Second
-	DefaultMaxRequestBody        = 100 << 20
-	DefaultRetryBodyLimit        = 1 << 20
-)
-
 // Credentials is what the proxy needs from the token manager;
 // *tokens.Manager implements it.
 type Credentials interface {
@@ -41,24 +33,28 @@ type Credentials interface {
 
 var _ Credentials = (*tokens.Manager)(nil)
 
-// Options configures a Proxy. Creds is required; zero values take the
-// defaults above.
+// Options configures a Proxy. Creds is required. Every value means what it
+// says (broker.yaml's defaults live in package config); New refuses one
+// that cannot work.
 type Options struct {
 	Creds Credentials
 	// Timeout bounds the whole upstream call, streaming of both bodies
-	// included.
+	// included (proxy.timeout); positive.
 	Timeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for the upstream's response
-	// headers once the request is written (ignored when Transport is set).
+	// headers once the request is written (ignored when Transport is set;
+	// 0 = no bound of its own, as in net/http).
 	ResponseHeaderTimeout time.Duration
-	// MaxRequestBody is the largest request body the proxy forwards.
+	// MaxRequestBody is the largest request body the proxy forwards
+	// (proxy.maxRequestBody); positive.
 	MaxRequestBody int64
 	// RetryBodyLimit: request bodies up to this size are buffered so that a
 	// 401 can be retried once after a forced refresh; larger ones stream
-	// and are not retried. Negative: never buffer (only bodyless requests
-	// are retried).
+	// and are not retried (proxy.retryBodyLimit). 0: never buffer, only
+	// bodyless requests are retried.
 	RetryBodyLimit int64
-	Logger         *slog.Logger
+	// Logger receives the proxy's warnings; nil = none.
+	Logger *slog.Logger
 	// PublicURL is the broker's public URL (server.publicUrl): a WebDAV
 	// Destination written in the broker's terms must be under it.
 	PublicURL string
@@ -73,6 +69,7 @@ type Options struct {
 // Proxy is the credential-injecting reverse proxy: one
 // httputil.ReverseProxy, built once, shared by every request.
 type Proxy struct {
+	opts       Options // as given, for Options
 	creds      Credentials
 	rp         *httputil.ReverseProxy
 	timeout    time.Duration
@@ -95,35 +92,33 @@ type upstream struct {
 	oauth bool
 }
 
-// New builds a Proxy.
-func New(o Options) *Proxy {
+// New builds a Proxy. A missing Creds or a bound that cannot work is an
+// error; nothing is replaced by a default.
+func New(o Options) (*Proxy, error) {
+	switch {
+	case o.Creds == nil:
+		return nil, errors.New("proxy: Creds is required")
+	case o.Timeout <= 0:
+		return nil, fmt.Errorf("proxy: Timeout %s: must be positive", o.Timeout)
+	case o.MaxRequestBody <= 0:
+		return nil, fmt.Errorf("proxy: MaxRequestBody %d: must be positive", o.MaxRequestBody)
+	case o.RetryBodyLimit < 0 || o.ResponseHeaderTimeout < 0 || o.MaxResponseHeaderBytes < 0:
+		return nil, errors.New("proxy: RetryBodyLimit, ResponseHeaderTimeout and MaxResponseHeaderBytes must not be negative")
+	}
 	p := &Proxy{
-		creds: o.Creds, timeout: o.Timeout, maxBody: o.MaxRequestBody,
+		opts: o, creds: o.Creds, timeout: o.Timeout, maxBody: o.MaxRequestBody,
 		retryLimit: o.RetryBodyLimit, log: o.Logger,
 	}
-	if p.timeout <= 0 {
-		p.timeout = DefaultTimeout
-	}
 	p.sweep = &sweeper{timeout: p.timeout, tick: sweepTick(p.timeout)}
-	if p.maxBody <= 0 {
-		p.maxBody = DefaultMaxRequestBody
-	}
-	if p.retryLimit == 0 {
-		p.retryLimit = DefaultRetryBodyLimit
-	}
 	if p.log == nil {
-		p.log = slog.Default()
+		p.log = slog.New(slog.DiscardHandler)
 	}
 	if u, err := url.Parse(o.PublicURL); err == nil && u.Host != "" {
 		p.public, p.publicPath = u, strings.TrimRight(u.EscapedPath(), "/")
 	}
 	base := o.Transport
 	if base == nil {
-		rht := o.ResponseHeaderTimeout
-		if rht <= 0 {
-			rht = DefaultResponseHeaderTimeout
-		}
-		base = NewTransport(rht, o.MaxResponseHeaderBytes)
+		base = NewTransport(o.ResponseHeaderTimeout, o.MaxResponseHeaderBytes)
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -137,7 +132,15 @@ func New(o Options) *Proxy {
 		// chunk; ReverseProxy itself flushes every write of a response of
 		// unknown length or of text/event-stream, so streams are not held.
 	}
-	return p
+	return p, nil
+}
+
+// Options are the options the Proxy runs with, read back from what it
+// uses, so a value replaced on the way would show.
+func (p *Proxy) Options() Options {
+	o := p.opts
+	o.Creds, o.Timeout, o.MaxRequestBody, o.RetryBodyLimit = p.creds, p.timeout, p.maxBody, p.retryLimit
+	return o
 }
 
 // call is one proxied request's state, carried from ServeProxy to Rewrite

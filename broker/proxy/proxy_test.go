@@ -30,7 +30,7 @@ func newEnv(t testing.TB, o Options) *env {
 	e.creds.add(appID, connID, e.up.provider("fake", providers.KindOAuth2, providers.Inject{Type: providers.InjectBearer}, nil),
 		model.Token{AccessToken: token})
 	o.Creds = e.creds
-	e.p = New(o)
+	e.p = mustNew(t, o)
 	e.front = front(t, e.p, appID)
 	return e
 }
@@ -243,7 +243,7 @@ func TestInjection(t *testing.T) {
 		model.Token{Username: "alice", Password: "pw"})
 	creds.add(appID, "calcom", up.provider("cal", providers.KindOAuth2, providers.Inject{Type: providers.InjectBearer},
 		map[string]string{"cal-api-version": "2024-08-13"}), model.Token{AccessToken: "at_cal"})
-	fr := front(t, New(Options{Creds: creds}), appID)
+	fr := front(t, mustNew(t, Options{Creds: creds}), appID)
 
 	check := func(name string, want func(s seen) error, target string, headers ...string) {
 		t.Run(name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/providers"
 )
 
@@ -58,7 +59,7 @@ func TestRetryAfter401(t *testing.T) {
 			inj := providers.Inject{Type: providers.InjectBearer}
 			creds.add(appID, connID, up.provider("p", tc.kind, inj, nil), model.Token{AccessToken: "stale", APIKey: ""})
 			creds.next = tc.next
-			fr := front(t, New(Options{Creds: creds, RetryBodyLimit: 1024}), appID)
+			fr := front(t, mustNew(t, Options{Creds: creds, RetryBodyLimit: 1024}), appID)
 
 			body, headers := strings.Repeat("b", tc.payload), []string{fmt.Sprintf("Content-Length: %d", tc.payload)}
 			if tc.chunked {
@@ -90,5 +91,69 @@ func TestRetryAfter401(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// proxy.retryBodyLimit: 0 turns buffering off: a request with a body, however
+// small, streams and its 401 is the caller's, while a bodyless request is
+// still retried. (0 used to become 1 MiB.)
+func TestRetryBodyLimitZeroBuffersNothing(t *testing.T) {
+	d := config.Default().Proxy
+	for _, tc := range []struct {
+		method  string
+		payload int
+		status  int
+		hits    int
+	}{{"POST", 1, http.StatusUnauthorized, 1}, {"GET", 0, http.StatusOK, 2}} {
+		t.Run(tc.method, func(t *testing.T) {
+			up := newUpstream(t)
+			up.handler = func(w http.ResponseWriter, r *http.Request, _ seen) bool {
+				_, _ = io.Copy(io.Discard, r.Body)
+				if r.Header.Get("Authorization") != "Bearer fresh" {
+					w.WriteHeader(http.StatusUnauthorized)
+					return true
+				}
+				w.WriteHeader(http.StatusOK)
+				return true
+			}
+			creds := newFakeCreds()
+			creds.add(appID, connID, up.provider("p", providers.KindOAuth2, providers.Inject{Type: providers.InjectBearer}, nil),
+				model.Token{AccessToken: "stale"})
+			creds.next = []string{"fresh"}
+			p, err := New(Options{Creds: creds, Timeout: d.Timeout.D(), MaxRequestBody: int64(d.MaxRequestBody), RetryBodyLimit: 0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Options().RetryBodyLimit; got != 0 {
+				t.Fatalf("RetryBodyLimit became %d", got)
+			}
+			resp, body := rawDoBody(t, front(t, p, appID), tc.method, "/proxy/con_1/x", strings.Repeat("b", tc.payload),
+				fmt.Sprintf("Content-Length: %d", tc.payload))
+			if resp.StatusCode != tc.status || len(up.requests()) != tc.hits {
+				t.Fatalf("status %d after %d upstream calls, want %d after %d: %s", resp.StatusCode, len(up.requests()), tc.status, tc.hits, body)
+			}
+		})
+	}
+}
+
+// New refuses what cannot work instead of replacing it.
+func TestNewRefusesBadOptions(t *testing.T) {
+	d := config.Default().Proxy
+	ok := Options{Creds: newFakeCreds(), Timeout: d.Timeout.D(), MaxRequestBody: int64(d.MaxRequestBody)}
+	for name, edit := range map[string]func(*Options){
+		"no creds":              func(o *Options) { o.Creds = nil },
+		"zero timeout":          func(o *Options) { o.Timeout = 0 },
+		"zero max body":         func(o *Options) { o.MaxRequestBody = 0 },
+		"negative retry limit":  func(o *Options) { o.RetryBodyLimit = -1 },
+		"negative header bound": func(o *Options) { o.ResponseHeaderTimeout = -1 },
+	} {
+		o := ok
+		edit(&o)
+		if _, err := New(o); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := New(ok); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -48,6 +48,7 @@ type Options struct {
 
 // Telemetry is what New built. A nil *Telemetry is telemetry off.
 type Telemetry struct {
+	opts     Options // as given, for Options
 	tp       trace.TracerProvider
 	mp       metric.MeterProvider
 	prop     propagation.TextMapPropagator
@@ -70,6 +71,7 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 		getenv = os.Getenv
 	}
 	t := &Telemetry{
+		opts: o,
 		tp:   tracenoop.NewTracerProvider(),
 		mp:   metricnoop.NewMeterProvider(),
 		prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
@@ -150,7 +152,7 @@ func otlpExporter(ctx context.Context, o Options, getenv func(string) string) (s
 		}
 	}
 	switch strings.ToLower(proto) {
-	case "", "grpc":
+	case "", "grpc": // "": no protocol from the config nor the OTEL_* variables
 		var opts []otlptracegrpc.Option
 		if o.OTLPEndpoint != "" {
 			opts = append(opts, endpointGRPC(o.OTLPEndpoint)...)
@@ -210,6 +212,14 @@ func (t *Telemetry) Propagator() propagation.TextMapPropagator {
 		return propagation.TraceContext{}
 	}
 	return t.prop
+}
+
+// Options are the options New was given (nil: none).
+func (t *Telemetry) Options() Options {
+	if t == nil {
+		return Options{}
+	}
+	return t.opts
 }
 
 // Tracing reports whether spans are exported.

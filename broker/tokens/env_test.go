@@ -15,6 +15,7 @@ import (
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
+	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/providers"
 	"github.com/oauthbroker/broker/providers/calcom"
 	"github.com/oauthbroker/broker/providers/providertest"
@@ -118,7 +119,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 // store on the same file).
 func (e *env) manager(t testing.TB, st store.Store, opt func(*Options)) *Manager {
 	t.Helper()
+	d := config.Default()
 	o := Options{Store: st, Keys: e.keys, Providers: e.reg, HTTPClient: providers.NewHTTPClient(10 * time.Second),
+		CacheSize: d.Cache.Tokens, ExpiryMargin: d.Cache.ExpiryMargin.D(), LeaseTTL: d.Refresh.LeaseTTL.D(),
 		RetryDelays: []time.Duration{time.Millisecond, time.Millisecond}, Now: e.clk.Now, Logger: quietLogger()}
 	if opt != nil {
 		opt(&o)

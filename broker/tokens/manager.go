@@ -21,31 +21,28 @@ import (
 	"github.com/oauthbroker/broker/providers"
 )
 
-// Defaults of Options.
-const (
-	DefaultCacheSize    = 10000
-	DefaultExpiryMargin = 2 * time.Minute
-	DefaultLeaseTTL     = 30 * time.Second
-)
-
 // DefaultRetryDelays are the pauses between attempts at a token endpoint that
 // failed transiently: three attempts in all.
 var DefaultRetryDelays = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
 
-// Options configures a Manager. Store, Keys and Providers are required.
+// Options configures a Manager. Store, Keys, Providers and HTTPClient are
+// required; the sizes and durations are taken as given (broker.yaml's
+// defaults live in package config), and New refuses one that cannot work.
 type Options struct {
 	Store     store.Store
 	Keys      *secrets.KeyRing
 	Providers *providers.Registry
 	// HTTPClient talks to token and revoke endpoints; it must not follow
-	// redirects (providers.NewHTTPClient). Default providers.NewHTTPClient(10s).
+	// redirects (providers.NewHTTPClient).
 	HTTPClient *http.Client
-	// CacheSize bounds the token cache (entries). Default DefaultCacheSize.
+	// CacheSize bounds the token cache (entries, cache.tokens); at least 1.
 	CacheSize int
-	// ExpiryMargin: a token expiring within it is refreshed before use.
+	// ExpiryMargin: a token expiring within it is refreshed before use
+	// (cache.expiryMargin); 0 = only once it has expired.
 	ExpiryMargin time.Duration
 	// LeaseTTL is how long one replica may hold a connection's refresh
-	// lease; a replica killed mid-refresh blocks others at most this long.
+	// lease; a replica killed mid-refresh blocks others at most this long
+	// (refresh.leaseTtl); positive.
 	LeaseTTL time.Duration
 	// RefreshTimeout bounds one refresh (waiting for the lease included). It
 	// runs detached from the caller. Default 2*LeaseTTL.
@@ -54,7 +51,8 @@ type Options struct {
 	// endpoint failure; nil = DefaultRetryDelays, empty = no retry.
 	RetryDelays []time.Duration
 	Now         func() time.Time
-	Logger      *slog.Logger
+	// Logger receives the manager's warnings; nil = none.
+	Logger *slog.Logger
 	// Holder names this process in refresh leases; default hostname-pid-random.
 	Holder string
 	// Telemetry records cache hits and misses, refreshes and their spans;
@@ -82,6 +80,7 @@ type Credential struct {
 // connections is its Lifecycle's job, choosing OAuth clients its Clients';
 // their methods are the Manager's too.
 type Manager struct {
+	opts Options // as given, for Options
 	*Lifecycle
 	*Clients
 
@@ -118,28 +117,29 @@ var (
 
 var errNotFound = fmt.Errorf("tokens: connection: %w", model.ErrNotFound)
 
-// New builds a Manager.
+// New builds a Manager. A missing dependency or a size or duration that
+// cannot work is an error; nothing is replaced by a default.
 func New(o Options) (*Manager, error) {
-	if o.Store == nil || o.Keys == nil || o.Providers == nil {
-		return nil, errors.New("tokens: Store, Keys and Providers are required")
+	switch {
+	case o.Store == nil || o.Keys == nil || o.Providers == nil || o.HTTPClient == nil:
+		return nil, errors.New("tokens: Store, Keys, Providers and HTTPClient are required")
+	case o.CacheSize < 1:
+		return nil, fmt.Errorf("tokens: CacheSize %d: must be at least 1", o.CacheSize)
+	case o.ExpiryMargin < 0:
+		return nil, fmt.Errorf("tokens: ExpiryMargin %s: must not be negative", o.ExpiryMargin)
+	case o.LeaseTTL <= 0:
+		return nil, fmt.Errorf("tokens: LeaseTTL %s: must be positive", o.LeaseTTL)
+	case o.RefreshTimeout < 0 || o.RejectedCooldown < 0:
+		return nil, errors.New("tokens: RefreshTimeout and RejectedCooldown must not be negative")
 	}
 	m := &Manager{
-		st: o.Store, sealer: sealer{o.Keys}, reg: o.Providers, hc: o.HTTPClient,
+		opts: o, st: o.Store, sealer: sealer{o.Keys}, reg: o.Providers, hc: o.HTTPClient,
 		margin: o.ExpiryMargin, ttl: o.LeaseTTL, timeout: o.RefreshTimeout,
 		delays: o.RetryDelays, now: o.Now, log: o.Logger, holder: o.Holder,
 		tel: o.Telemetry, metrics: o.Telemetry.Metrics(),
 	}
-	if m.hc == nil {
-		m.hc = providers.NewHTTPClient(10 * time.Second)
-	}
-	if m.margin <= 0 {
-		m.margin = DefaultExpiryMargin
-	}
-	if m.ttl <= 0 {
-		m.ttl = DefaultLeaseTTL
-	}
-	if m.timeout <= 0 {
-		m.timeout = 2 * m.ttl
+	if m.timeout == 0 {
+		m.timeout = 2 * m.ttl // documented on Options: derived, not a default of its own
 	}
 	if m.delays == nil {
 		m.delays = DefaultRetryDelays
@@ -148,17 +148,13 @@ func New(o Options) (*Manager, error) {
 		m.now = time.Now
 	}
 	if m.log == nil {
-		m.log = slog.Default()
+		m.log = slog.New(slog.DiscardHandler)
 	}
 	if m.holder == "" {
 		host, _ := os.Hostname()
 		m.holder = host + "-" + strconv.Itoa(os.Getpid()) + "-" + model.RandomToken(5)
 	}
-	size := o.CacheSize
-	if size <= 0 {
-		size = DefaultCacheSize
-	}
-	c, err := cache.New[string, *entry](size)
+	c, err := cache.New[string, *entry](o.CacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
@@ -167,11 +163,20 @@ func New(o Options) (*Manager, error) {
 	m.Lifecycle = &Lifecycle{st: m.st, sealer: m.sealer, clients: m.Clients, reg: m.reg, hc: m.hc,
 		now: m.now, log: m.log, purge: m.Purge}
 	if m.cooldown = o.RejectedCooldown; m.cooldown > 0 {
-		if m.forced, err = lru.New[string, time.Time](size); err != nil {
+		if m.forced, err = lru.New[string, time.Time](o.CacheSize); err != nil {
 			return nil, fmt.Errorf("tokens: cooldown cache: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// Options are the options the Manager runs with, read back from what it
+// uses, so a value replaced on the way would show.
+func (m *Manager) Options() Options {
+	o := m.opts
+	o.HTTPClient, o.ExpiryMargin, o.LeaseTTL, o.RefreshTimeout = m.hc, m.margin, m.ttl, m.timeout
+	o.RetryDelays, o.Holder, o.RejectedCooldown = m.delays, m.holder, m.cooldown
+	return o
 }
 
 // Holder is the name this Manager uses in refresh leases.

@@ -18,6 +18,7 @@ import (
 	"github.com/oauthbroker/broker/broker/secrets"
 	"github.com/oauthbroker/broker/broker/store"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
+	"github.com/oauthbroker/broker/config"
 )
 
 // clock is an injected clock tests move by hand.
@@ -136,13 +137,17 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	if err := st.CreateApp(t.Context(), e.app); err != nil {
 		t.Fatal(err)
 	}
+	d := config.Default().Webhooks
 	o := Options{Store: st, Keys: keys, Now: e.clock.Now, AllowLoopback: true, Timeout: 2 * time.Second,
+		Concurrency: d.Concurrency, PollInterval: d.PollInterval.D(),
 		Jitter: func(d time.Duration) time.Duration { return d },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if tweak != nil {
 		tweak(&o)
 	}
-	e.w = New(o)
+	if e.w, err = New(o); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 

@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -32,22 +33,27 @@ var Schedule = []time.Duration{
 // deliveries that failed together do not all come back at once.
 const JitterFraction = 0.1
 
-// Options configures a Worker. Store and Keys are required.
+// Options configures a Worker. Store and Keys are required; the durations
+// and the concurrency are taken as given (broker.yaml's defaults live in
+// package config), and New refuses one that cannot work.
 type Options struct {
 	Store store.Store
 	Keys  *secrets.KeyRing
-	// Timeout bounds one delivery attempt (connect, TLS, headers, body).
+	// Timeout bounds one delivery attempt (connect, TLS, headers, body;
+	// webhooks.timeout); positive.
 	Timeout time.Duration
-	// Concurrency is how many deliveries one worker has in flight.
+	// Concurrency is how many deliveries one worker has in flight
+	// (webhooks.concurrency); at least 1.
 	Concurrency int
 	// PollInterval is how often the outbox is read when idle; Wake
-	// shortens it.
+	// shortens it (webhooks.pollInterval); positive.
 	PollInterval time.Duration
 	// Retention and FailedRetention: delivered and failed events are
-	// deleted that long after they finished.
+	// deleted that long after they finished; 0 = kept.
 	Retention, FailedRetention time.Duration
 	// AllowLoopback lets webhookUrl be plain http on a loopback address
-	// (server.allowInsecureLoopback).
+	// (server.allowInsecureLoopback); every other address a delivery must
+	// not reach is refused when dialling (broker/netguard), always.
 	AllowLoopback bool
 	// Resolver resolves receiver names (nil: the system's). Whatever it
 	// answers, the dialer refuses a loopback (unless AllowLoopback),
@@ -59,6 +65,7 @@ type Options struct {
 	// Jitter maps a wait of the schedule to the one used; nil = ±JitterFraction.
 	Jitter func(time.Duration) time.Duration
 	Now    func() time.Time
+	// Logger receives delivery failures and prune errors; nil = none.
 	Logger *slog.Logger
 	// Telemetry: a span per delivery, the client span and metric of the
 	// call (without the receiver's host as a label), and
@@ -66,13 +73,10 @@ type Options struct {
 	Telemetry *telemetry.Telemetry
 }
 
-// Defaults used where Options leave a zero.
+// Pruning of finished events.
 const (
-	defaultTimeout     = 10 * time.Second
-	defaultConcurrency = 8
-	defaultPoll        = time.Second
-	pruneEvery         = time.Hour
-	pruneBatch         = 1000
+	pruneEvery = time.Hour
+	pruneBatch = 1000
 )
 
 // Worker delivers due outbox events. Every replica runs one.
@@ -82,19 +86,18 @@ type Worker struct {
 	wake   chan struct{}
 }
 
-// New returns a Worker. It panics without Store or Keys (a wiring mistake).
-func New(o Options) *Worker {
-	if o.Store == nil || o.Keys == nil {
-		panic("webhooks: Options.Store and Options.Keys are required")
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = defaultTimeout
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = defaultConcurrency
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = defaultPoll
+// New returns a Worker. A missing Store or Keys, or a bound that cannot
+// work, is an error; nothing is replaced by a default.
+func New(o Options) (*Worker, error) {
+	switch {
+	case o.Store == nil || o.Keys == nil:
+		return nil, errors.New("webhooks: Store and Keys are required")
+	case o.Timeout <= 0 || o.PollInterval <= 0:
+		return nil, fmt.Errorf("webhooks: Timeout %s and PollInterval %s must be positive", o.Timeout, o.PollInterval)
+	case o.Concurrency < 1:
+		return nil, fmt.Errorf("webhooks: Concurrency %d: must be at least 1", o.Concurrency)
+	case o.Retention < 0 || o.FailedRetention < 0:
+		return nil, errors.New("webhooks: Retention and FailedRetention must not be negative")
 	}
 	if o.Schedule == nil {
 		o.Schedule = Schedule
@@ -106,11 +109,14 @@ func New(o Options) *Worker {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	client := o.Telemetry.Client(NewClient(o.Timeout, o.Resolver, netguard.Control(o.AllowLoopback)), telemetry.HideServerAddress())
-	return &Worker{o: o, client: client, wake: make(chan struct{}, 1)}
+	return &Worker{o: o, client: client, wake: make(chan struct{}, 1)}, nil
 }
+
+// Options are the options the Worker runs with.
+func (w *Worker) Options() Options { return w.o }
 
 func jitter(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()*2-1)*JitterFraction*float64(d))

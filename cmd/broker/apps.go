@@ -20,7 +20,7 @@ import (
 // newAppsCmd is `broker apps …`: app management straight against the
 // configured store, for operators without HTTP access to the admin API. The
 // rules are the admin API's (broker/apps). A change made here reaches a
-// running broker's authentication cache within middleware.DefaultAppCacheTTL
+// running broker's authentication cache within middleware.AppCacheTTL
 // (at once on PostgreSQL, through LISTEN/NOTIFY).
 func newAppsCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{Use: "apps", Short: "create, inspect, rotate and delete client apps"}
@@ -38,7 +38,11 @@ func withApps(c *cli, cmd *cobra.Command, fn func(*apps.Service) error) error {
 		return err
 	}
 	defer env.Close()
-	return fn(apps.New(apps.Options{Store: env.Store, Keys: env.Keys}))
+	svc, err := apps.New(apps.Options{Store: env.Store, Keys: env.Keys})
+	if err != nil {
+		return err
+	}
+	return fn(svc)
 }
 
 func appsCreateCmd(c *cli, asJSON *bool) *cobra.Command {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
 	"github.com/oauthbroker/broker/broker"
@@ -48,6 +49,9 @@ type runtimeEnv struct {
 }
 
 func main() {
+	// The process is the CLI's: it, not package broker, picks Gin's
+	// process-wide mode (release: no debug route listing on stdout).
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c := &cli{out: os.Stdout, err: os.Stderr}
@@ -97,6 +101,11 @@ func (c *cli) loadConfig(newLogger func(*config.Config) *slog.Logger) (*config.C
 	dev, err := broker.FillDevSecrets(cfg)
 	if err != nil {
 		return nil, nil, dev, err
+	}
+	if dev.NewAdminToken != "" {
+		// Shown once, on the terminal of the developer who started it:
+		// this is how a fresh clone gets its first admin call.
+		fmt.Fprintf(c.err, "\n  Development admin token (also in %s):\n\n    %s\n\n", dev.Path, dev.NewAdminToken)
 	}
 	return cfg, logger, dev, nil
 }
@@ -170,7 +179,7 @@ func (c *cli) open(ctx context.Context) (*runtimeEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := broker.OpenStore(ctx, cfg)
+	st, err := broker.OpenStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -23,11 +23,15 @@ import (
 
 	"github.com/oauthbroker/broker/broker/api"
 	"github.com/oauthbroker/broker/broker/apps"
+	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/events"
 	"github.com/oauthbroker/broker/broker/model"
+	"github.com/oauthbroker/broker/broker/proxy"
 	"github.com/oauthbroker/broker/broker/secrets"
+	"github.com/oauthbroker/broker/broker/state"
 	"github.com/oauthbroker/broker/broker/store/sqlite"
 	"github.com/oauthbroker/broker/broker/tokens"
+	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
 	"github.com/oauthbroker/broker/docs/openapitest"
 	"github.com/oauthbroker/broker/middleware"
@@ -40,8 +44,8 @@ import (
 // Options shape a bench.
 type Options struct {
 	Accounts    int           // Google accounts, one provider each; default 1
-	CallTimeout time.Duration // events.Options.CallTimeout; default its own
-	PerAccount  int           // events.Options.PerAccount; default its own
+	CallTimeout time.Duration // events.Options.CallTimeout; 0: the broker's (events.DefaultCallTimeout)
+	PerAccount  int           // events.Options.PerAccount; 0: the broker's (events.DefaultPerAccount)
 	// NoHTTP skips the router (benchmarks of the service alone).
 	NoHTTP bool
 }
@@ -109,26 +113,66 @@ func New(t testing.TB, o Options) *Bench {
 	}
 	reg := providers.NewRegistry(ps...)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b.Tokens, err = tokens.New(tokens.Options{Store: st, Keys: keys, Providers: reg,
+	d := config.Default()
+	hc := providers.NewHTTPClient(d.Proxy.Timeout.D())
+	b.Tokens, err = tokens.New(tokens.Options{Store: st, Keys: keys, Providers: reg, HTTPClient: hc,
+		CacheSize: d.Cache.Tokens, ExpiryMargin: d.Cache.ExpiryMargin.D(), LeaseTTL: d.Refresh.LeaseTTL.D(),
 		RetryDelays: []time.Duration{}, Now: b.Now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cursorKey := make([]byte, 32)
 	_, _ = rand.Read(cursorKey)
-	b.Service = events.New(events.Options{Store: st, Tokens: b.Tokens, Providers: reg,
+	if o.CallTimeout == 0 {
+		o.CallTimeout = events.DefaultCallTimeout
+	}
+	if o.PerAccount == 0 {
+		o.PerAccount = events.DefaultPerAccount
+	}
+	b.Service, err = events.New(events.Options{Store: st, Tokens: b.Tokens, Providers: reg, HTTPClient: hc,
 		Rooms: providers.NewRooms(google.Room{}), CursorKey: cursorKey,
-		CallTimeout: o.CallTimeout, PerAccount: o.PerAccount, Now: b.Now})
-	auth := middleware.NewAuthenticator(middleware.AuthOptions{Store: st, CacheSize: 100})
-	b.apps = apps.New(apps.Options{Store: st, Keys: keys, Providers: reg, OnChange: auth.Purge})
+		CallTimeout: o.CallTimeout, ListTimeout: events.DefaultListTimeout, PerAccount: o.PerAccount, Now: b.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := middleware.NewAuthenticator(middleware.AuthOptions{Store: st, CacheSize: 100, CacheTTL: middleware.AppCacheTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.apps, err = apps.New(apps.Options{Store: st, Keys: keys, Providers: reg, OnChange: auth.Purge}); err != nil {
+		t.Fatal(err)
+	}
 	if o.NoHTTP {
 		return b
+	}
+	// The router takes every service, so the ones this bench is not about
+	// are real too.
+	signer, err := state.NewSigner(state.Options{Keys: []state.Key{{ID: "s1", Secret: cursorKey}},
+		Issuer: "http://localhost", Audience: "http://localhost/oauth/callback"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := connect.New(connect.Options{Store: st, Tokens: b.Tokens, Providers: reg, State: signer,
+		PublicURL: "http://localhost", HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := proxy.New(proxy.Options{Creds: b.Tokens, Timeout: d.Proxy.Timeout.D(), MaxRequestBody: int64(d.Proxy.MaxRequestBody)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := webhooks.New(webhooks.Options{Store: st, Keys: keys, Timeout: d.Webhooks.Timeout.D(),
+		Concurrency: d.Webhooks.Concurrency, PollInterval: d.Webhooks.PollInterval.D()})
+	if err != nil {
+		t.Fatal(err)
 	}
 	gin.SetMode(gin.TestMode)
 	g := gin.New()
 	g.ContextWithFallback = true
-	api.Register(g, api.Deps{Config: &config.Config{}, Store: st, Auth: auth, Apps: b.apps,
-		Providers: reg, Tokens: b.Tokens, Events: b.Service, Now: b.Now, Logger: quiet})
+	if err := api.Register(g, api.Deps{Store: st, Auth: auth, Apps: b.apps, Events: b.Service,
+		Connect: conn, Proxy: px, Webhooks: wh}); err != nil {
+		t.Fatal(err)
+	}
 	g.NoRoute(func(c *gin.Context) { middleware.Fail(c, model.Errorf(model.CodeNotFound, "no such endpoint")) })
 	srv := httptest.NewServer(openapitest.Wrap(t, g))
 	t.Cleanup(srv.Close)

@@ -26,9 +26,9 @@ var migrationFS embed.FS
 
 // Options tunes the PostgreSQL store; the zero value is fine.
 type Options struct {
-	// MaxConns is the pool size (default 20, as store.maxConns).
+	// MaxConns is the pool size (store.maxConns); at least 1.
 	MaxConns int
-	// Logger receives Watch's reconnect notices (default slog.Default()).
+	// Logger receives Watch's reconnect notices; nil = none.
 	Logger *slog.Logger
 	// Now is the clock for timestamps the store fills in (default time.Now).
 	Now func() time.Time
@@ -59,17 +59,17 @@ var (
 // is reachable; an unreachable server is model.ErrUnavailable. It does not
 // migrate; call Migrate.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.MaxConns < 1 {
+		return nil, fmt.Errorf("store: postgres MaxConns %d: must be at least 1", opts.MaxConns)
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx redacts the password from its parse errors.
 		return nil, fmt.Errorf("store: postgres dsn: %w", err)
 	}
-	if opts.MaxConns <= 0 {
-		opts.MaxConns = 20
-	}
 	cfg.MaxConns = int32(opts.MaxConns)
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ms, err := sqlstore.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
@@ -88,6 +88,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// MaxConns is the pool size the store was opened with.
+func (s *Store) MaxConns() int { return int(s.pool.Config().MaxConns) }
 
 // Close closes the pool.
 func (s *Store) Close() error {

@@ -114,7 +114,7 @@ func TestSchemaTooNewIsRefused(t *testing.T) {
 
 func TestUnreachableIsUnavailable(t *testing.T) {
 	// Port 1 on loopback: nothing listens there.
-	_, err := postgres.Open(t.Context(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", postgres.Options{})
+	_, err := postgres.Open(t.Context(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", postgres.Options{MaxConns: 1})
 	if !errors.Is(err, model.ErrUnavailable) {
 		t.Fatalf("Open = %v, want ErrUnavailable", err)
 	}
