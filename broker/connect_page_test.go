@@ -27,6 +27,7 @@ type pageBroker struct {
 	*demoBroker
 	appID, secret string
 	redirect      string
+	dav           *caldavtest.Server
 }
 
 func newPageBroker(t *testing.T) *pageBroker {
@@ -46,7 +47,7 @@ func newPageBroker(t *testing.T) *pageBroker {
 		c.Security.RateLimits.Browser = config.Rate{Per: 1e9, Events: 1000}
 		c.Providers = map[string]providers.Spec{"caldav": {APIBaseURL: dav.URL + "/"}}
 	})
-	pb := &pageBroker{demoBroker: d, redirect: "http://localhost:9/done?from=page"}
+	pb := &pageBroker{demoBroker: d, redirect: "http://localhost:9/done?from=page", dav: dav}
 	body, _ := json.Marshal(map[string]any{"app": map[string]any{"name": `Tom & Jerry <Booking>`, "logoUrl": logoSrv.URL + "/logo.png",
 		"allowedRedirectUris": []string{pb.redirect}}})
 	req, _ := http.NewRequest("POST", d.URL+"/v1/apps", bytes.NewReader(body))

@@ -175,6 +175,17 @@ func (s *Service) PagePost(w http.ResponseWriter, r *http.Request, sessionID str
 		s.errorPage(w, http.StatusBadRequest, pageInvalid)
 		return
 	}
+	if !s.tries.take(sess.ID) {
+		// Too many tries: the page is spent here, so on every replica.
+		s.log.WarnContext(ctx, "connect page: too many credentials attempts; the page is spent", "session", sess.ID, "provider", p.ID)
+		if _, err := s.st.ConsumeAuthSession(ctx, sess.ID, s.now()); err != nil && !errors.Is(err, model.ErrNotFound) && !errors.Is(err, model.ErrConflict) {
+			s.storeErrorPage(w, err)
+			return
+		}
+		s.clearPageCookie(w, sess.ID)
+		s.errorPage(w, http.StatusTooManyRequests, pageAttempts)
+		return
+	}
 	creds := Credentials{APIKey: f.Get("apiKey"), Username: f.Get("username"), Password: f.Get("password")}
 	checked, err := s.verifyCredentials(ctx, p, creds)
 	if err != nil {

@@ -19,6 +19,8 @@ const (
 	pageFailed
 	// pageTooMany: this address is over security.rateLimits.browser.
 	pageTooMany
+	// pageAttempts: a hosted page was tried MaxPageAttempts times.
+	pageAttempts
 )
 
 var pageText = map[pageKind]struct{ Title, Body string }{
@@ -26,6 +28,8 @@ var pageText = map[pageKind]struct{ Title, Body string }{
 		"It has expired, was already used, or was opened in a different browser. Go back to the app and start connecting again."},
 	pageFailed: {"Something went wrong",
 		"The connection could not be completed. Go back to the app and try again in a moment."},
+	pageAttempts: {"Too many attempts",
+		"This sign-in link was tried too many times and no longer works. Go back to the app and start connecting again."},
 	pageTooMany: {"Too many requests",
 		"This browser or network sent too many requests in a short time. Wait a few seconds, then reload this page."},
 }

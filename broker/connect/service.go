@@ -78,8 +78,9 @@ type Service struct {
 	pagePath string // the hosted pages' path and cookie Path: {base path}/connect
 	origin   string // scheme://host[:port] of PublicURL
 	logos    *logoCache
-	pending  int  // MaxPendingSessions
-	secure   bool // the binding cookie is Secure when PublicURL is https
+	tries    *attempts // credentials submitted per hosted page
+	pending  int       // MaxPendingSessions
+	secure   bool      // the binding cookie is Secure when PublicURL is https
 	metrics  *telemetry.Metrics
 }
 
@@ -112,6 +113,7 @@ func New(o Options) (*Service, error) {
 		pagePath: basePath + "/connect", origin: originOf(base),
 		secure:  strings.HasPrefix(strings.ToLower(base), "https://"),
 		logos:   newLogoCache(o.AllowLoopbackLogos, o.Now),
+		tries:   newAttempts(),
 		pending: o.MaxPendingSessions,
 		metrics: o.Telemetry.Metrics(),
 	}, nil
