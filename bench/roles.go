@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/oauthbroker/broker/broker"
@@ -193,6 +194,7 @@ func runBroker(upstream string, margin time.Duration, logLevel, variant, collect
 // and returns its handler, the app's secret and the connection's id.
 func newBroker(dir, upstream string, margin time.Duration, logLevel, variant, collector string) (http.Handler, string, string) {
 	ctx := context.Background()
+	gin.SetMode(gin.ReleaseMode) // as cmd/broker does; broker.New leaves the mode to the process
 	cfg := config.Default()
 	cfg.Server.DataDir = dir
 	cfg.Server.AllowInsecureLoopback = true

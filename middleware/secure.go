@@ -20,10 +20,15 @@ func NoStore() gin.HandlerFunc {
 // and unknown paths included; pages and the proxy set it too.
 func NoSniff() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Writer.Header().Set("X-Content-Type-Options", "nosniff")
+		// One shared value, not a []string per request (every proxied
+		// request passes here): Set and Add on a header replace or grow
+		// its slice, never write into it.
+		c.Writer.Header()["X-Content-Type-Options"] = nosniffValue
 		c.Next()
 	}
 }
+
+var nosniffValue = []string{"nosniff"}
 
 // SecurityHeaders hardens the broker's HTML pages and redirects: no MIME
 // sniffing, no Referer (the callback URL carries the code and state), no
