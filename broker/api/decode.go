@@ -28,9 +28,9 @@ const (
 // struct, strictly: every key must be the exact json name of a field
 // (encoding/json alone would take "apikey" for "apiKey" and "redirectURL"
 // for "redirectUrl", hiding a caller's typo), at any depth; wrong types,
-// malformed or trailing JSON are invalid_argument naming the field
-// ("app.nme", "sort[0].order"); a body over limit bytes is
-// payload_too_large. An empty body leaves v as it is.
+// malformed or trailing JSON and a name given twice in one object are
+// invalid_argument naming the field ("app.nme", "sort[0].order"); a body
+// over limit bytes is payload_too_large. An empty body leaves v as it is.
 func decodeJSON(c *gin.Context, v any, limit int64) error {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	if err != nil {
@@ -99,9 +99,18 @@ func exactKeys(raw []byte, t reflect.Type, path string) error {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(raw, &obj) != nil {
+		obj, dup, ok := objectMembers(raw)
+		if !ok {
 			return nil
+		}
+		if dup != "" {
+			// encoding/json would keep the last one silently, while a
+			// gateway in front may have checked the first.
+			sub := dup
+			if path != "" {
+				sub = path + "." + dup
+			}
+			return model.Invalid(sub, "is given more than once")
 		}
 		// Sorted, so the field an error names does not depend on map order.
 		for _, k := range slices.Sorted(maps.Keys(obj)) {
@@ -129,6 +138,33 @@ func exactKeys(raw []byte, t reflect.Type, path string) error {
 		}
 	}
 	return nil
+}
+
+// objectMembers reads the JSON object raw member by member: its members,
+// and the first name that occurs twice (""). ok is false when raw is not
+// an object.
+func objectMembers(raw []byte) (obj map[string]json.RawMessage, dup string, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, "", false
+	}
+	obj = map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		name, isName := tok.(string)
+		if err != nil || !isName {
+			return nil, "", false
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, "", false
+		}
+		if _, seen := obj[name]; seen && dup == "" {
+			dup = name
+		}
+		obj[name] = v
+	}
+	return obj, dup, true
 }
 
 // jsonField finds the field of t whose json name is exactly name.

@@ -170,6 +170,10 @@ type Outbox interface {
 	// other replica takes them. An event is not due while an earlier event
 	// of the same connection is pending: delivery keeps per-connection order.
 	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lockFor time.Duration) ([]model.WebhookEvent, error)
+	// ReleaseWebhook hands back a claim that made no attempt: the attempt
+	// ClaimWebhooks counted is undone and the event is due again at next.
+	// Guarded like RetryWebhook (attempt is the claimed count).
+	ReleaseWebhook(ctx context.Context, id string, attempt int, next time.Time) error
 	// CompleteWebhook marks an event delivered.
 	CompleteWebhook(ctx context.Context, id string, at time.Time, statusCode int) error
 	// RetryWebhook records a failed attempt and when to try again. It

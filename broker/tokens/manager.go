@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -106,6 +107,11 @@ type Manager struct {
 	// the cooldown (bounded like the cache; in this process only).
 	cooldown time.Duration
 	forced   *lru.Cache[string, time.Time]
+	// forcing holds, per connection, a channel closed when the forced
+	// refresh running for it ends: a caller rejected during the cooldown
+	// waits for it rather than being handed the rejected token back.
+	forcingMu sync.Mutex
+	forcing   map[string]chan struct{}
 }
 
 // Errors of this package beyond the model sentinels.
@@ -238,9 +244,35 @@ func (m *Manager) ForceRefresh(ctx context.Context, appID, connID, staleAccessTo
 	if m.forced != nil {
 		now := m.now()
 		if last, ok := m.forced.Get(connID); ok && now.Sub(last) < m.cooldown {
-			return &e.cred, nil
+			m.forcingMu.Lock()
+			running := m.forcing[connID]
+			m.forcingMu.Unlock()
+			if running == nil {
+				return &e.cred, nil
+			}
+			select {
+			case <-running:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("tokens: %w", ctx.Err())
+			}
+			return m.Get(ctx, appID, connID)
 		}
 		m.forced.Add(connID, now)
+		done := make(chan struct{})
+		m.forcingMu.Lock()
+		if m.forcing == nil {
+			m.forcing = map[string]chan struct{}{}
+		}
+		m.forcing[connID] = done
+		m.forcingMu.Unlock()
+		defer func() {
+			m.forcingMu.Lock()
+			if m.forcing[connID] == done {
+				delete(m.forcing, connID)
+			}
+			m.forcingMu.Unlock()
+			close(done)
+		}()
 	}
 	stale := func(_ model.Connection, t model.Token) bool { return t.AccessToken == staleAccessToken }
 	// A flight started by Get may decide the token is not due and return it

@@ -84,6 +84,34 @@ type Worker struct {
 	o      Options
 	client *http.Client
 	wake   chan struct{}
+
+	mu       sync.Mutex
+	inFlight map[string]int // deliveries under way, per app
+}
+
+// perApp is how many deliveries of one app a worker has in flight at
+// most: a quarter of its Concurrency, at least one. A receiver that is slow
+// (or answers only at the timeout, on purpose) then holds that many slots,
+// never all, and the other apps' events keep going out.
+func (w *Worker) perApp() int { return max(1, w.o.Concurrency/4) }
+
+// start reserves a slot of e's app, or says the app has perApp in flight.
+func (w *Worker) start(appID string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inFlight[appID] >= w.perApp() {
+		return false
+	}
+	w.inFlight[appID]++
+	return true
+}
+
+func (w *Worker) done(appID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inFlight[appID]--; w.inFlight[appID] <= 0 {
+		delete(w.inFlight, appID)
+	}
 }
 
 // New returns a Worker. A missing Store or Keys, or a bound that cannot
@@ -112,7 +140,7 @@ func New(o Options) (*Worker, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	client := o.Telemetry.Client(NewClient(o.Timeout, o.Resolver, netguard.Control(o.AllowLoopback)), telemetry.HideServerAddress())
-	return &Worker{o: o, client: client, wake: make(chan struct{}, 1)}, nil
+	return &Worker{o: o, client: client, wake: make(chan struct{}, 1), inFlight: map[string]int{}}, nil
 }
 
 // Options are the options the Worker runs with.
@@ -158,11 +186,22 @@ func (w *Worker) Run(ctx context.Context) {
 			}
 			got = len(es)
 			for _, e := range es {
+				if !w.start(e.AppID) {
+					// Its app has perApp in flight: handed back with no
+					// attempt counted and due a poll later, so the claims
+					// until then reach the events of other apps first.
+					got--
+					if err := w.o.Store.ReleaseWebhook(ctx, e.ID, e.Attempts, w.o.Now().Add(w.o.PollInterval)); err != nil && ctx.Err() == nil {
+						w.o.Logger.Warn("webhooks: handing back a claim failed; it comes back when its claim expires", "err", err)
+					}
+					continue
+				}
 				slots <- struct{}{}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					w.deliver(context.WithoutCancel(ctx), e)
+					w.done(e.AppID)
 					<-slots
 					w.Wake() // the connection's next event may be due now
 				}()

@@ -84,7 +84,9 @@ func run(ctx context.Context, ln net.Listener, cfg *config.Config, out io.Writer
 
 	// The whole broker, with its own middleware (request id, access log,
 	// recovery, telemetry) on its routes only.
-	b.Mount(r)
+	if err := b.Mount(r); err != nil {
+		return err
+	}
 
 	if cfg.Demo {
 		d, err := b.EnsureDemoApp(ctx)

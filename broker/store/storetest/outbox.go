@@ -149,6 +149,15 @@ func testOutbox(t *testing.T, s store.Store) {
 	retried, err := s.ClaimWebhooks(ctx, now.Add(2*time.Hour), 1, 5*time.Minute)
 	must(t, err, "ClaimWebhooks")
 	equal(t, eventIDs(retried), []string{"whk_2"}, "claim at the retry time, limit 1")
+	// A released claim counts no attempt and is due again when it says.
+	wantErr(t, s.ReleaseWebhook(ctx, "whk_2", 1, now.Add(3*time.Hour)), model.ErrNotFound, "ReleaseWebhook of another claim")
+	must(t, s.ReleaseWebhook(ctx, "whk_2", 2, now.Add(3*time.Hour)), "ReleaseWebhook")
+	early, err := s.ClaimWebhooks(ctx, now.Add(3*time.Hour-time.Second), 10, 5*time.Minute)
+	must(t, err, "ClaimWebhooks")
+	equal(t, eventIDs(early), []string(nil), "claim before a released event is due")
+	retried, err = s.ClaimWebhooks(ctx, now.Add(3*time.Hour), 1, 5*time.Minute)
+	must(t, err, "ClaimWebhooks")
+	equal(t, eventIDs(retried), []string{"whk_2"}, "claim of the released event")
 	if retried[0].LastError != "HTTP 500" || retried[0].LastStatusCode != 500 || retried[0].Attempts != 2 {
 		t.Errorf("retried event: lastError %q code %d attempts %d", retried[0].LastError, retried[0].LastStatusCode, retried[0].Attempts)
 	}

@@ -116,6 +116,12 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
+// ReleaseWebhook undoes a claim that made no attempt.
+func (s *Store) ReleaseWebhook(ctx context.Context, id string, attempt int, next time.Time) error {
+	return s.updateWebhook(ctx, "release webhook", `UPDATE webhook_events SET next_attempt_at = $1,
+		attempts = attempts - 1 WHERE id = $2 AND attempts = $3 AND status = 'pending'`, next.UnixNano(), id, attempt)
+}
+
 // CompleteWebhook marks an event delivered.
 func (s *Store) CompleteWebhook(ctx context.Context, id string, at time.Time, statusCode int) error {
 	return s.updateWebhook(ctx, "complete webhook", `UPDATE webhook_events SET status = 'delivered',
