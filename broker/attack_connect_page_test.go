@@ -85,3 +85,60 @@ func TestConnectPageBoundsPasswordGuessing(t *testing.T) {
 		t.Fatalf("a fresh page with the right password: %d", code)
 	}
 }
+
+// Sessions do not cross: a page's form token works for that page only (two
+// pages in one browser), a page id is no OAuth flow (/oauth/start) and an
+// OAuth session is no page; a POST another site sends is refused before
+// anything is looked at.
+func TestConnectPageSessionsDoNotCross(t *testing.T) {
+	pb := newPageBroker(t)
+	open := func(schedule string) (string, string, *browser) {
+		t.Helper()
+		_, out := pb.session(t, map[string]any{"scheduleId": schedule, "redirectUrl": pb.redirect})
+		u, _ := out["connectUrl"].(string)
+		b := newBrowser(t)
+		_, body, _ := b.do("GET", u, nil)
+		m := csrfField.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no page at %q:\n%s", u, body)
+		}
+		return u, m[1], b
+	}
+	uA, csrfA, b := open("cross-a")
+	_, out := pb.session(t, map[string]any{"scheduleId": "cross-b", "redirectUrl": pb.redirect})
+	uB := out["connectUrl"].(string)
+	_, bodyB, _ := b.do("GET", uB, nil)
+	csrfB := csrfField.FindStringSubmatch(bodyB)[1]
+	if code, _, _ := b.do("POST", uA, url.Values{"csrf": {csrfB}, "provider": {"demo"}}); code != http.StatusForbidden {
+		t.Errorf("page A with page B's token: %d, want 403", code)
+	}
+	if code, _, _ := b.do("GET", pb.URL+"/oauth/start/"+uA[strings.LastIndex(uA, "/")+1:], nil); code != 400 {
+		t.Errorf("a page id at /oauth/start: %d, want 400", code)
+	}
+	var start struct{ OAuthURL string }
+	if code := pb.call(t, "POST", "/v1/connect/oauth", map[string]string{"providerId": "demo", "scheduleId": "cross-c",
+		"redirectUrl": pb.App.RedirectURL}, &start); code != 200 {
+		t.Fatalf("connect/oauth: %d", code)
+	}
+	if code, _, _ := newBrowser(t).do("GET", pb.URL+"/connect/"+start.OAuthURL[strings.LastIndex(start.OAuthURL, "/")+1:], nil); code != 400 {
+		t.Errorf("an OAuth session id as a page: %d, want 400", code)
+	}
+	for _, h := range []map[string]string{{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"}} {
+		req, _ := http.NewRequest("POST", uA, strings.NewReader(url.Values{"csrf": {csrfA}, "provider": {"demo"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST with %v: %d, want 403", h, resp.StatusCode)
+		}
+	}
+	if code, _, _ := b.do("GET", uA, nil); code != 200 {
+		t.Errorf("refused requests spent page A: %d", code)
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauthbroker/broker/broker/connect"
 	"github.com/oauthbroker/broker/broker/events"
 	"github.com/oauthbroker/broker/broker/model"
 	"github.com/oauthbroker/broker/middleware"
@@ -139,8 +140,8 @@ func (h eventsHandler) parseQuery(c *gin.Context, withPaging bool) (events.Query
 		return fail(model.Invalid("scheduleId", "at most %d schedules", maxSchedules))
 	}
 	for _, s := range q.ScheduleIDs {
-		if s == "" {
-			return fail(model.Invalid("scheduleId", "must not be empty"))
+		if err := connect.CheckScheduleID(s); err != nil {
+			return fail(err)
 		}
 	}
 	if q.OwnPI, err = fieldset(v); err != nil {

@@ -37,7 +37,7 @@ func (s *Service) ExchangeCode(ctx context.Context, app *model.App, req CodeRequ
 	if err != nil {
 		return model.Connection{}, err
 	}
-	if err := checkScheduleID(req.ScheduleID); err != nil {
+	if err := CheckScheduleID(req.ScheduleID); err != nil {
 		return model.Connection{}, err
 	}
 	if err := checkText("code", req.Code, MaxCodeLen, true); err != nil {

@@ -44,7 +44,7 @@ func (s *Service) List(ctx context.Context, appID string, f ListFilter, limit in
 	}
 	sf := store.ConnectionFilter{AppID: appID, ProviderID: f.ProviderID, Status: f.Status, Limit: limit + 1}
 	if f.ScheduleID != "" {
-		if err := checkScheduleID(f.ScheduleID); err != nil {
+		if err := CheckScheduleID(f.ScheduleID); err != nil {
 			return Page{}, err
 		}
 		sf.ScheduleIDs = []string{f.ScheduleID}

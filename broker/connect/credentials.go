@@ -38,7 +38,7 @@ func (s *Service) ConnectCredentials(ctx context.Context, app *model.App, req Cr
 	if err != nil {
 		return model.Connection{}, err
 	}
-	if err := checkScheduleID(req.ScheduleID); err != nil {
+	if err := CheckScheduleID(req.ScheduleID); err != nil {
 		return model.Connection{}, err
 	}
 	v, err := s.verifyCredentials(ctx, p, req.Credentials)

@@ -58,7 +58,7 @@ func isPageSession(a model.AuthSession) bool { return a.ProviderID == "" }
 // StartPage checks an app's request for a hosted connect page and stores
 // its single-use session.
 func (s *Service) StartPage(ctx context.Context, app *model.App, req PageRequest) (PageStart, error) {
-	if err := checkScheduleID(req.ScheduleID); err != nil {
+	if err := CheckScheduleID(req.ScheduleID); err != nil {
 		return PageStart{}, err
 	}
 	if err := ValidateRedirectURL(app, req.RedirectURL); err != nil {

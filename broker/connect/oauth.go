@@ -57,7 +57,7 @@ func (s *Service) StartOAuth(ctx context.Context, app *model.App, req OAuthReque
 	if err != nil {
 		return OAuthStart{}, err
 	}
-	if err := checkScheduleID(req.ScheduleID); err != nil {
+	if err := CheckScheduleID(req.ScheduleID); err != nil {
 		return OAuthStart{}, err
 	}
 	if err := ValidateRedirectURL(app, req.RedirectURL); err != nil {

@@ -209,9 +209,11 @@ func checkText(field, v string, max int, required bool) error {
 	return nil
 }
 
-// checkScheduleID: 1 to 256 printable ASCII characters without spaces, so
-// it can sit in a query string and a log line as is.
-func checkScheduleID(v string) error {
+// CheckScheduleID is the one rule of a schedule id, wherever one is given
+// (connect bodies, /v1/connections, /v1/events and /v1/freebusy): 1 to 256
+// printable ASCII characters without spaces, so it can sit in a query
+// string and a log line as is.
+func CheckScheduleID(v string) error {
 	if v == "" {
 		return model.Invalid("scheduleId", "is required")
 	}
