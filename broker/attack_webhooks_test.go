@@ -151,3 +151,59 @@ func TestSlowReceiverHoldsBackNoOtherApp(t *testing.T) {
 		t.Fatalf("the slow receiver held %d deliveries at once, want at most a quarter of 8", most)
 	}
 }
+
+// The delivery log's cursor is the page's last delivery of the calling
+// app, not a position in the outbox all apps share (which would tell how
+// many events the other apps had); another app's cursor is refused.
+func TestDeliveryLogCursorTellsNothing(t *testing.T) {
+	rc := newHookReceiver(t)
+	d := newDemoBroker(t, func(c *config.Config) { c.Server.AllowInsecureLoopback = true })
+	_, keyA := d.newApp(t, map[string]any{"name": "First", "webhookUrl": rc.URL + "/a"})
+	_, keyB := d.newApp(t, map[string]any{"name": "Second", "webhookUrl": rc.URL + "/b"})
+	ids := map[string][]string{}
+	for _, key := range []string{keyA, keyB, keyA, keyB, keyA} {
+		a := send(t, d.URL, "POST", "/v1/webhooks/test", key, "")
+		var out struct{ Delivery struct{ ID string } }
+		if a.code != http.StatusAccepted || json.Unmarshal([]byte(a.body), &out) != nil {
+			t.Fatalf("test: %d %s", a.code, a.body)
+		}
+		ids[key] = append(ids[key], out.Delivery.ID)
+	}
+	type page struct {
+		Deliveries []struct{ ID string }
+		NextCursor string
+	}
+	list := func(key, q string) (int, page) {
+		a := send(t, d.URL, "GET", "/v1/webhooks/deliveries?"+q, key, "")
+		var p page
+		_ = json.Unmarshal([]byte(a.body), &p)
+		return a.code, p
+	}
+	code, p := list(keyA, "limit=1")
+	if code != 200 || len(p.Deliveries) != 1 || p.NextCursor != ids[keyA][2] {
+		t.Fatalf("first page: %d %+v, want the cursor to be A's newest delivery %s", code, p, ids[keyA][2])
+	}
+	var seen []string
+	for cur := ""; ; {
+		q := "limit=1"
+		if cur != "" {
+			q += "&cursor=" + cur
+		}
+		code, p := list(keyA, q)
+		if code != 200 {
+			t.Fatalf("page after %q: %d", cur, code)
+		}
+		for _, dl := range p.Deliveries {
+			seen = append(seen, dl.ID)
+		}
+		if cur = p.NextCursor; cur == "" {
+			break
+		}
+	}
+	if len(seen) != 3 || seen[0] != ids[keyA][2] || seen[2] != ids[keyA][0] {
+		t.Fatalf("A paged %v, want its own %v newest first", seen, ids[keyA])
+	}
+	if code, _ := list(keyB, "cursor="+ids[keyA][1]); code != 400 {
+		t.Fatalf("B with A's cursor: %d, want 400", code)
+	}
+}

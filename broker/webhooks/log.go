@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/oauthbroker/broker/broker/model"
@@ -96,11 +95,17 @@ func (w *Worker) List(ctx context.Context, appID string, q Query) (Page, error) 
 		return Page{}, model.Invalid("limit", "must be a whole number between 1 and %d", MaxListLimit)
 	}
 	if q.Cursor != "" {
-		seq, err := strconv.ParseInt(q.Cursor, 10, 64)
-		if err != nil || seq < 1 {
+		// The cursor is the id of the page's last delivery, which must be
+		// the app's own: a position in the outbox's sequence, shared by
+		// every app, would tell how many events other apps had.
+		last, err := w.o.Store.GetWebhook(ctx, appID, q.Cursor)
+		switch {
+		case errors.Is(err, model.ErrNotFound):
 			return Page{}, model.Invalid("cursor", "is not a cursor this list returned")
+		case err != nil:
+			return Page{}, fmt.Errorf("webhooks: reading the cursor's delivery: %w", err)
 		}
-		f.BeforeSeq = seq
+		f.BeforeSeq = last.Seq
 	}
 	// One more than asked tells whether another page follows.
 	want := f.Limit
@@ -112,7 +117,7 @@ func (w *Worker) List(ctx context.Context, appID string, q Query) (Page, error) 
 	p := Page{Deliveries: es}
 	if len(es) > want {
 		p.Deliveries = es[:want]
-		p.NextCursor = strconv.FormatInt(es[want-1].Seq, 10)
+		p.NextCursor = es[want-1].ID
 	}
 	return p, nil
 }
