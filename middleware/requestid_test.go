@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -103,5 +104,41 @@ func TestRequestIDInLogs(t *testing.T) {
 	}
 	if LoggerFrom(t.Context(), base) != base {
 		t.Error("LoggerFrom without an id should return base")
+	}
+}
+
+// A generated id is 128 random bits in unpadded base32: 26 characters of
+// A–Z and 2–7 (the format crypto/rand.Text had, which made them before).
+func TestGeneratedRequestIDFormat(t *testing.T) {
+	e := engineWith(RequestID())
+	e.GET("/x", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	valid := regexp.MustCompile(`^[A-Z2-7]{26}$`)
+	seen := map[string]bool{}
+	for range 200 {
+		id := perform(e, httptest.NewRequest(http.MethodGet, "/x", nil)).Header().Get(HeaderRequestID)
+		if !valid.MatchString(id) || seen[id] {
+			t.Fatalf("generated id %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
+	}
+}
+
+// NoSniff's value is shared between answers: a handler that adds to or
+// replaces the header changes its own answer only.
+func TestNoSniffSharedValueStaysIntact(t *testing.T) {
+	e := engineWith(NoSniff())
+	e.GET("/add", func(c *gin.Context) {
+		c.Writer.Header().Add("X-Content-Type-Options", "extra")
+		c.Status(http.StatusNoContent)
+	})
+	e.GET("/set", func(c *gin.Context) {
+		c.Writer.Header().Set("X-Content-Type-Options", "other")
+		c.Status(http.StatusNoContent)
+	})
+	e.GET("/x", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	perform(e, httptest.NewRequest(http.MethodGet, "/add", nil))
+	perform(e, httptest.NewRequest(http.MethodGet, "/set", nil))
+	if got := perform(e, httptest.NewRequest(http.MethodGet, "/x", nil)).Header()["X-Content-Type-Options"]; len(got) != 1 || got[0] != "nosniff" {
+		t.Fatalf("X-Content-Type-Options = %q", got)
 	}
 }
