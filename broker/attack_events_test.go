@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oauthbroker/broker/config"
 )
 
 // The calendar routes as a hostile app sees them: another app's
@@ -15,7 +17,8 @@ import (
 // and every malformed, oversized or repeated parameter is a 400 envelope
 // naming it, never a provider call with it.
 func TestEventsAttackRequests(t *testing.T) {
-	d := newDemoBroker(t, nil)
+	// Many calls in a row: the fan-out limit is the next test's.
+	d := newDemoBroker(t, func(c *config.Config) { c.Security.RateLimits.Events = config.Rate{} })
 	conn := d.connectDemo(t, "s1", "allow").Query().Get("connectionId")
 	keyA := "key:" + d.App.ClientSecret
 	_, keyB := d.newApp(t, map[string]any{"name": "Intruder"})
@@ -110,5 +113,37 @@ func TestEventsAttackRequests(t *testing.T) {
 	}
 	if a := send(t, d.URL, "GET", "/v1/events?scheduleId=s1&from=%zz", keyA, ""); a.code != 400 {
 		t.Errorf("malformed query: %d %s", a.code, a.body)
+	}
+}
+
+// Each call of the calendar routes reads the providers for every
+// connection of its schedules, on provider quotas all apps share: an app
+// gets security.rateLimits.events of them across the four routes (429 with
+// Retry-After, refused before anything is read), and another app keeps its
+// own.
+func TestEventsFanOutIsRateLimited(t *testing.T) {
+	d := newDemoBroker(t, func(c *config.Config) { c.Security.RateLimits.Events = config.Rate{Per: time.Minute, Events: 3} })
+	conn := d.connectDemo(t, "s1", "allow").Query().Get("connectionId")
+	key := "key:" + d.App.ClientSecret
+	_, other := d.newApp(t, map[string]any{"name": "Neighbour"})
+	now := d.Now()
+	window := "from=" + now.Add(-time.Hour).UTC().Format(time.RFC3339) + "&to=" + now.Add(time.Hour).UTC().Format(time.RFC3339)
+	for i, path := range []string{"/v1/events?scheduleId=s1&" + window, "/v1/freebusy?scheduleId=s1&" + window,
+		"/v1/connections/" + conn + "/calendars"} {
+		if a := send(t, d.URL, "GET", path, key, ""); a.code != 200 {
+			t.Fatalf("call %d within the limit: %d %s", i+1, a.code, a.body)
+		}
+	}
+	for _, path := range []string{"/v1/events?scheduleId=s1&" + window, "/v1/freebusy?scheduleId=s1&" + window} {
+		a := send(t, d.URL, "GET", path, key, "")
+		if code, _, ok := a.envelope(); a.code != http.StatusTooManyRequests || !ok || code != "rate_limited" || a.h.Get("Retry-After") == "" {
+			t.Fatalf("%s over the limit: %d %v %s", path, a.code, a.h, a.body)
+		}
+	}
+	if a := send(t, d.URL, "PUT", "/v1/connections/"+conn+"/calendars", key, `{"selected":["demo@example.com"]}`); a.code != http.StatusTooManyRequests {
+		t.Fatalf("PUT calendars over the limit: %d %s", a.code, a.body)
+	}
+	if a := send(t, d.URL, "GET", "/v1/events?scheduleId=s1&"+window, other, ""); a.code != 200 {
+		t.Fatalf("the neighbour: %d %s", a.code, a.body)
 	}
 }

@@ -354,6 +354,13 @@ func wiringRows() map[string]wiring {
 				equal(t, "sessions limit", b.deps.RateLimits.Sessions, rate("2/m"))
 			},
 		},
+		"security.rateLimits.events": {
+			set: func(_ *testing.T, c *config.Config) { c.Security.RateLimits.Events = rate("2/m") },
+			check: func(t *testing.T, b *Broker, err error) {
+				built(t, err)
+				equal(t, "events limit", b.deps.RateLimits.Events, rate("2/m"))
+			},
+		},
 		"security.rateLimits.maxPendingSessions": {
 			set: func(_ *testing.T, c *config.Config) { c.Security.RateLimits.MaxPendingSessions = 0 },
 			check: func(t *testing.T, b *Broker, err error) {

@@ -79,6 +79,11 @@ type RateLimits struct {
 	// Sessions limits how fast one app creates connect sessions
 	// (POST /v1/connect/oauth, /v1/connect/sessions); 0 = no limit.
 	Sessions Rate `yaml:"sessions"`
+	// Events limits how fast one app reads calendars at the providers
+	// (GET and PUT /v1/connections/{id}/calendars, /v1/events,
+	// /v1/freebusy): each call fans out to every connection of its
+	// schedules, on provider quotas other apps share; 0 = no limit.
+	Events Rate `yaml:"events"`
 	// MaxPendingSessions caps one app's unexpired, unfinished connect
 	// sessions; 0 = no cap.
 	MaxPendingSessions int `yaml:"maxPendingSessions"`

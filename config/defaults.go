@@ -50,6 +50,8 @@ const (
 	DefaultRejectedCooldown       = 30 * time.Second
 	DefaultSessionRateEvents      = 10 // sessions: 10/s per app
 	DefaultSessionRatePer         = time.Second
+	DefaultEventsRateEvents       = 20 // events: 20/s per app
+	DefaultEventsRatePer          = time.Second
 	DefaultMaxPendingSessions     = 1000
 	DefaultKeepAliveEnabled       = true
 	DefaultKeepAliveInterval      = time.Hour
@@ -94,6 +96,7 @@ func Default() *Config {
 				Burst:              DefaultAppBurst,
 				Browser:            Rate{Per: DefaultBrowserRatePer, Events: DefaultBrowserRateEvents},
 				Sessions:           Rate{Per: DefaultSessionRatePer, Events: DefaultSessionRateEvents},
+				Events:             Rate{Per: DefaultEventsRatePer, Events: DefaultEventsRateEvents},
 				MaxPendingSessions: DefaultMaxPendingSessions,
 			},
 		},

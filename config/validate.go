@@ -203,7 +203,8 @@ func (c *Config) validateSecurity(v *ValidationErrors) {
 		v.add("security.rateLimits.maxPendingSessions", "must not be negative")
 	}
 	for path, rt := range map[string]Rate{"security.rateLimits.app": r.App,
-		"security.rateLimits.browser": r.Browser, "security.rateLimits.sessions": r.Sessions} {
+		"security.rateLimits.browser": r.Browser, "security.rateLimits.sessions": r.Sessions,
+		"security.rateLimits.events": r.Events} {
 		if rt.Events < 0 || rt.Per < 0 {
 			v.add(path, "must not be negative")
 		}

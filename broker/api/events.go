@@ -25,8 +25,12 @@ const (
 // select: CONNECTIONS_MANAGE), /v1/events and /v1/freebusy (EVENTS_READ).
 func registerEvents(r gin.IRouter, d Deps) {
 	h := eventsHandler{svc: d.Events}
+	// Each call reads the providers, on quotas other apps share: one
+	// limiter per app across these routes (security.rateLimits.events).
+	ev := d.RateLimits.Events
+	limit := middleware.RateLimitByKey(ev.PerSecond(), ev.Events, middleware.KeyByAppID)
 	auth := func(p model.Permission) []gin.HandlerFunc {
-		return []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(p)}
+		return []gin.HandlerFunc{middleware.NoStore(), d.Auth.App(), middleware.RequirePermission(p), limit}
 	}
 	r.GET("/v1/connections/:id/calendars", append(auth(model.PermConnectionsRead), h.calendars)...)
 	r.PUT("/v1/connections/:id/calendars", append(auth(model.PermConnectionsManage), h.selectCalendars)...)

@@ -24,7 +24,8 @@ type Deps struct {
 	// Store answers readiness and the admin's reads of an app.
 	Store store.Store
 	// RateLimits are security.rateLimits: browser on /oauth and /connect,
-	// sessions on starting connect sessions. (app is the Authenticator's.)
+	// sessions on starting connect sessions, events on the calendar
+	// routes. (app is the Authenticator's.)
 	RateLimits config.RateLimits
 	Auth       *middleware.Authenticator
 	Apps       *apps.Service
