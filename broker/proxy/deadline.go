@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,8 +42,9 @@ type callCtx struct {
 	cancel   context.CancelCauseFunc
 	deadline time.Time
 
-	// prev and next link the calls in flight, in start order (so in
-	// deadline order); listed while linked. Guarded by the sweeper's mu.
+	// shard is the list of calls in flight this call is on; prev and
+	// next link it there, listed while linked. Guarded by the shard's mu.
+	shard      *sweepShard
 	prev, next *call
 	listed     bool
 }
@@ -84,54 +86,68 @@ func (c *call) Value(key any) any {
 func (s *sweeper) begin(c *call, parent context.Context) {
 	c.parent = parent
 	c.own, c.cancel = context.WithCancelCause(context.Background())
-	c.deadline = time.Now().Add(s.timeout)
-	s.mu.Lock()
-	c.prev, c.next, c.listed = s.tail, nil, true
-	if s.tail != nil {
-		s.tail.next = c
+	now := time.Now()
+	c.deadline = now.Add(s.timeout)
+	// Any spread will do: the clock's low bits pick the shard.
+	c.shard = &s.shards[uint64(now.UnixNano()>>6)%sweepShards]
+	sh := c.shard
+	sh.mu.Lock()
+	c.prev, c.next, c.listed = sh.tail, nil, true
+	if sh.tail != nil {
+		sh.tail.next = c
 	} else {
-		s.head = c
+		sh.head = c
 	}
-	s.tail = c
-	start := !s.running
-	s.running = true
-	s.mu.Unlock()
-	if start {
+	sh.tail = c
+	sh.mu.Unlock()
+	if !s.running.Load() && s.running.CompareAndSwap(false, true) {
 		go s.run()
 	}
 }
 
 // finish ends a call whose handler returns.
 func (s *sweeper) finish(c *call) {
-	s.mu.Lock()
-	s.unlink(c)
-	s.mu.Unlock()
+	sh := c.shard
+	sh.mu.Lock()
+	sh.unlink(c)
+	sh.mu.Unlock()
 	c.cancel(context.Canceled)
 }
+
+// sweepShards spreads the calls in flight over this many lists, each with
+// its own lock, so that requests on many cores do not queue for one mutex
+// twice each (a timer per request, before, was per-P in the runtime).
+const sweepShards = 32
 
 // sweeper watches the calls in flight of one Proxy. Its goroutine runs
 // while there are any and stops at the first tick that finds none.
 type sweeper struct {
 	timeout, tick time.Duration
-
-	mu         sync.Mutex
-	head, tail *call
-	running    bool
+	running       atomic.Bool
+	shards        [sweepShards]sweepShard
 }
 
-func (s *sweeper) unlink(c *call) {
+// sweepShard is one list of calls in flight, in start order (so in
+// deadline order), padded to its own cache line.
+type sweepShard struct {
+	mu         sync.Mutex
+	head, tail *call
+	_          [40]byte
+}
+
+func (sh *sweepShard) unlink(c *call) {
 	if !c.listed {
 		return
 	}
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else {
-		s.head = c.next
+		sh.head = c.next
 	}
 	if c.next != nil {
 		c.next.prev = c.prev
 	} else {
-		s.tail = c.prev
+		sh.tail = c.prev
 	}
 	c.prev, c.next, c.listed = nil, nil, false
 }
@@ -146,30 +162,51 @@ func (s *sweeper) run() {
 	defer t.Stop()
 	var ends []ending
 	for now := range t.C {
-		s.mu.Lock()
-		if s.head == nil {
-			s.running = false
-			s.mu.Unlock()
-			return
-		}
-		for c := s.head; c != nil; {
-			next := c.next
-			if !now.Before(c.deadline) {
-				ends = append(ends, ending{c, context.DeadlineExceeded})
-				s.unlink(c)
-			} else if err := c.parent.Err(); err != nil {
-				ends = append(ends, ending{c, err})
-				s.unlink(c)
+		busy := false
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			for c := sh.head; c != nil; {
+				next := c.next
+				if !now.Before(c.deadline) {
+					ends = append(ends, ending{c, context.DeadlineExceeded})
+					sh.unlink(c)
+				} else if err := c.parent.Err(); err != nil {
+					ends = append(ends, ending{c, err})
+					sh.unlink(c)
+				}
+				c = next
 			}
-			c = next
+			busy = busy || sh.head != nil
+			sh.mu.Unlock()
 		}
-		s.mu.Unlock()
-		// Outside the lock: ending a call cancels the transport's context,
+		// Outside the locks: ending a call cancels the transport's context,
 		// which closes connections.
 		for i, e := range ends {
 			e.c.cancel(e.err)
 			ends[i] = ending{}
 		}
 		ends = ends[:0]
+		if !busy {
+			// Stop, unless a call came in after its shard was looked at
+			// and saw the sweeper still running: then carry on.
+			s.running.Store(false)
+			if !s.anyInFlight() || !s.running.CompareAndSwap(false, true) {
+				return
+			}
+		}
 	}
+}
+
+func (s *sweeper) anyInFlight() bool {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		busy := sh.head != nil
+		sh.mu.Unlock()
+		if busy {
+			return true
+		}
+	}
+	return false
 }

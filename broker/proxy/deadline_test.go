@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -218,10 +219,7 @@ func TestCallContext(t *testing.T) {
 
 	deadline := time.Now().Add(time.Second)
 	for {
-		s.mu.Lock()
-		running := s.running
-		s.mu.Unlock()
-		if !running {
+		if !s.running.Load() {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -229,4 +227,29 @@ func TestCallContext(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+
+	// Calls coming and going on many goroutines while the sweeper stops and
+	// starts: every call past its deadline is ended, none is left behind.
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				c := &call{}
+				s.begin(c, context.Background())
+				if (g+i)%50 == 0 {
+					select {
+					case <-c.Done():
+					case <-time.After(2 * time.Second):
+						t.Error("a call outlived its deadline by 2s")
+					}
+				} else if i%7 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				s.finish(c)
+			}
+		}()
+	}
+	wg.Wait()
 }

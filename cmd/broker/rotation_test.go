@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/oauthbroker/broker/broker/store/pgtest"
 	"github.com/oauthbroker/broker/providers/providertest"
 )
@@ -174,6 +176,26 @@ func (c *cuttable) Cut() {
 // Restore lets connections through again.
 func (c *cuttable) Restore() { c.cut.Store(false) }
 
+// waitListening waits until a broker's change listener has run its LISTEN
+// on the database of dsn.
+func waitListening(t *testing.T, dsn string) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	ok := eventually(15*time.Second, func() bool {
+		var n int
+		err := conn.QueryRow(t.Context(), `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE application_name = 'broker-watch' AND datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&n)
+		return err == nil && n > 0
+	})
+	if !ok {
+		t.Fatal("the broker's change listener never ran LISTEN")
+	}
+}
+
 func TestReadinessFollowsTheDatabase(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	u, err := url.Parse(dsn)
@@ -185,6 +207,10 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	fake := providertest.New(t, providertest.Options{TokenLifetime: time.Hour})
 	c := newCluster(t, 1, u.String(), map[string]any{"fake": fakeSpec(t, fake, "")},
 		[]map[string]string{{"id": "e1", "key": randomKey()}})
+	// The change listener purges every cache when it (re)connects; wait for
+	// its first LISTEN, so that purge cannot land after the warm-up below
+	// and leave nothing cached for the outage.
+	waitListening(t, dsn)
 	r := c.replicas[0]
 	_, secret := createApp(t, r.URL, c.admin())
 	id := c.connectVia(secret, "fake", "sched-r", 0, 0)

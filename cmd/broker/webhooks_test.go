@@ -178,7 +178,7 @@ server:
   allowInsecureLoopback: true
 webhooks:
   timeout: 2s
-  concurrency: 2
+  concurrency: 8 # one app may use a quarter of them: two deliveries on the wire
 `+hookProviders, port)
 	p := startBroker(t, dir, cfg, port)
 	dev, _ := readDevSecrets(t, dir)
