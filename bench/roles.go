@@ -133,6 +133,7 @@ func withBenchRoutes(h http.Handler) http.Handler {
 	mux.HandleFunc("GET /__bench/mem", memHandler)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/__bench/") || strings.HasPrefix(r.URL.Path, "/debug/") {
 			mux.ServeHTTP(w, r)

@@ -44,6 +44,10 @@ func TestMetricsOnMainListener(t *testing.T) {
 	body := w.Body.String()
 	for _, want := range []string{
 		`http_server_request_duration_seconds_bucket{`,
+		// The semantic conventions' buckets, not the SDK's defaults
+		// (0, 5, 10, … 10000), although histograms keep no min and max.
+		`le="0.005"}`,
+		`le="7.5"}`,
 		`http_route="/healthz"`,
 		`broker_webhook_backlog`,
 		`broker_webhook_oldest_pending_age_seconds`,
@@ -51,6 +55,9 @@ func TestMetricsOnMainListener(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if strings.Contains(body, `le="750"}`) {
+		t.Error("a histogram has the SDK's default buckets")
 	}
 	if strings.Contains(body, "path-sentinel") {
 		t.Error("an unmatched raw path became a label")

@@ -219,6 +219,10 @@ func (p *Proxy) ServeProxy(w http.ResponseWriter, r *http.Request, appID, connID
 			return
 		}
 	}
+	// A proxied answer's nosniff is modifyResponse's (an error's is
+	// writeError's): one the caller's middleware put on w would be a second
+	// copy, since ReverseProxy adds the provider's headers to w's.
+	delete(w.Header(), "X-Content-Type-Options")
 	p.sweep.begin(c, r.Context())
 	defer p.sweep.finish(c)
 	p.rp.ServeHTTP(w, r.WithContext(c))

@@ -108,12 +108,14 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 		// defaults to parentbased_always_on.
 		stp := sdktrace.NewTracerProvider(opts...)
 		t.tp, t.tracing = stp, true
+		anyTracing.Store(true)
 		t.shutdown = append(t.shutdown, stp.Shutdown)
 	}
 
 	if o.Prometheus {
 		reg := promclient.NewRegistry()
-		pe, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+		pe, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(),
+			otelprom.WithAggregationSelector(aggregationFor))
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 		}
@@ -131,6 +133,20 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// aggregationFor is the SDK's default aggregation, but histograms keep no
+// minimum and maximum: the Prometheus format has no place for them, and
+// keeping them is two compare-and-swap loops on one shared word per
+// measurement, on every request (docs/performance.md). An instrument's own
+// bucket boundaries still replace the default ones.
+func aggregationFor(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	a := sdkmetric.DefaultAggregationSelector(k)
+	if h, ok := a.(sdkmetric.AggregationExplicitBucketHistogram); ok {
+		h.NoMinMax = true
+		return h
+	}
+	return a
 }
 
 // otlpExporter returns the OTLP trace exporter the config or the OTEL_*

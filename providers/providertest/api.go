@@ -12,7 +12,7 @@ import (
 //	/api/status/{code}    answers that status (after the credential check)
 //	/api/redirect         answers 302 to another origin (must not be followed)
 //	/api/download?bytes=N streams N bytes
-//	/api/untyped          answers an HTML-looking body with no Content-Type
+//	/api/untyped          answers an HTML-looking body with no Content-Type (and its own X-Content-Type-Options)
 //	/api/bigheaders?bytes=N answers with a response header of N bytes
 //
 // Every other path echoes the request as JSON (Echo). Every answer sets a
@@ -48,7 +48,8 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, RedirectTarget, http.StatusFound)
 		return
 	case r.URL.Path == "/api/untyped":
-		w.Header()["Content-Type"] = nil // nil: Go's server sends none and sniffs nothing
+		w.Header()["Content-Type"] = nil                     // nil: Go's server sends none and sniffs nothing
+		w.Header().Set("X-Content-Type-Options", "sniff-me") // a value the proxy must replace, not add to
 		_, _ = io.WriteString(w, "<html><script>document.title='sniffed'</script></html>")
 		return
 	case r.URL.Path == "/api/bigheaders":
