@@ -43,7 +43,7 @@ func main() {
 		margin    = flag.Duration("margin", time.Minute, "the broker's cache.expiryMargin (soak: default 5s)")
 		logLevel  = flag.String("log", "warn", "the broker's log level: warn (access log off) or info (access log formatted, then discarded)")
 		path      = flag.String("path", "/calendars/primary/events?maxResults=10&singleEvents=true", "API path requested")
-		tel       = flag.String("telemetry", "off", "broker variants to drive, comma separated: off, metrics (Prometheus on, tracing off), trace100 and trace1 (metrics and OTLP tracing at 100% / 1% sampling, to a local sink)")
+		tel       = flag.String("telemetry", "off", "broker variants to drive, comma separated: off, metrics (Prometheus on, tracing off), trace100 and trace1 (metrics and OTLP tracing at 100% / 1% sampling, to a local sink), core (the proxy core alone with metrics: no Gin, middleware or app authentication)")
 		collector = flag.String("collector", "", "internal: the OTLP/HTTP sink's URL (broker role)")
 		paired    = flag.Bool("paired", false, "drive each broker variant at the same time as bare-tuned (same moments, same load from other jobs) instead of one target after the other")
 		perSecond = flag.Float64("rate", 0, "cap on the total request rate of each run (0: as fast as the target answers); at a rate every target sustains, CPU per request compares the targets' work")
