@@ -99,7 +99,7 @@ func main() {
 	for _, v := range strings.Split(*tel, ",") {
 		v = strings.TrimSpace(v)
 		if _, ok := telemetryVariants[v]; !ok {
-			fatal(fmt.Errorf("bad -telemetry %q: want off, metrics, trace100 or trace1", v))
+			fatal(fmt.Errorf("bad -telemetry %q: want off, metrics, trace100, trace1 or core", v))
 		}
 		variants = append(variants, v)
 	}
