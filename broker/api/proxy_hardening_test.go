@@ -3,7 +3,10 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +229,55 @@ func allowRedirects(t *testing.T, e *pxEnv) {
 		return a, nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// After a provider's interim answer (103 Early Hints here) the final
+// answer keeps the broker's X-Request-Id (ReverseProxy clears the writer's
+// headers after a 1xx) and exactly one nosniff, and no interim answer
+// carries the provider's headers (docs/security.md §10).
+func TestProxyInterimResponsesInert(t *testing.T) {
+	e := pxHardened(t, nil)
+	var interim []textproto.MIMEHeader
+	var codes []int
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			codes = append(codes, code)
+			interim = append(interim, textproto.MIMEHeader(http.Header(h).Clone()))
+			return nil
+		},
+	})
+	req, err := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/proxy/"+e.conn+"/earlyhints", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Api-Key", e.secret)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != `{"final":true}` {
+		t.Fatalf("final answer %d %s", resp.StatusCode, body)
+	}
+	// Gin's writer holds a 1xx back (broker/proxy's own test covers the
+	// interim answers an embedding app's writer does send); whatever
+	// arrives carries none of the provider's headers.
+	for i, h := range interim {
+		for _, name := range []string{"Set-Cookie", "X-Broker-Error", "Link"} {
+			if v := h.Values(name); len(v) > 0 {
+				t.Errorf("interim answer %d (%d) carried the provider's %s: %q", i, codes[i], name, v)
+			}
+		}
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("the final answer lost X-Request-Id after the 103: %v", resp.Header)
+	}
+	if v := resp.Header.Values("X-Content-Type-Options"); len(v) != 1 || v[0] != "nosniff" {
+		t.Errorf("final X-Content-Type-Options %q", v)
+	}
+	if v := resp.Header.Values("Set-Cookie"); len(v) > 0 {
+		t.Errorf("final answer carries a cookie: %q", v)
 	}
 }

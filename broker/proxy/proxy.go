@@ -157,6 +157,11 @@ type call struct {
 	// for a bodyless request).
 	replayable bool
 	replay     []byte
+	// w is the caller's response; interimHooked and own1xx serve
+	// hookInterim (transport.go).
+	w             http.ResponseWriter
+	interimHooked bool
+	own1xx        http.Header
 }
 
 type ctxKey struct{}
@@ -194,7 +199,7 @@ func (p *Proxy) ServeProxy(w http.ResponseWriter, r *http.Request, appID, connID
 		writeError(w, model.Errorf(model.CodeInternal, "the provider has no usable API base URL"))
 		return
 	}
-	c := &call{cred: cred, up: up}
+	c := &call{cred: cred, up: up, w: w}
 	if c.path, c.rawPath, err = buildPath(up.base, suffix); err != nil {
 		writeError(w, err)
 		return

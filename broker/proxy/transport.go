@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +65,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c == nil || !c.up.base.contains(req) {
 		return nil, errLeftBase
 	}
+	if !c.interimHooked {
+		c.hookInterim(req.Context())
+	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || !c.replayable {
 		return resp, err
@@ -98,6 +104,36 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.p.log.Debug("proxy: retrying after 401 with a refreshed token", "connection", c.cred.ConnectionID)
 	return t.base.RoundTrip(retry)
+}
+
+// hookInterim makes a provider's interim (1xx) answers inert
+// (docs/security.md §10). ReverseProxy forwards each one from a trace hook
+// it makes per request: it copies the provider's headers onto the
+// caller's response, cookies and X-Broker-Error included (modifyResponse
+// only ever sees the final answer), writes the 1xx, then clears the
+// caller's headers, the broker's own X-Request-Id with them. Its hook is
+// wrapped here, before the transport reads it: a 1xx reaches the caller as
+// its status with the broker's headers only, and those are put back for
+// the final answer.
+func (c *call) hookInterim(ctx context.Context) {
+	c.interimHooked = true
+	tr := httptrace.ContextClientTrace(ctx)
+	if tr == nil || tr.Got1xxResponse == nil || c.w == nil {
+		return
+	}
+	forward := tr.Got1xxResponse
+	tr.Got1xxResponse = func(code int, h textproto.MIMEHeader) error {
+		clear(h)
+		own := c.w.Header()
+		if c.own1xx == nil {
+			c.own1xx = own.Clone()
+		}
+		err := forward(code, h)
+		for k, v := range c.own1xx {
+			own[k] = v
+		}
+		return err
+	}
 }
 
 // contains reports whether r goes to the base's origin, under its path.

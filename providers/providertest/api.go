@@ -14,6 +14,7 @@ import (
 //	/api/download?bytes=N streams N bytes
 //	/api/untyped          answers an HTML-looking body with no Content-Type (and its own X-Content-Type-Options)
 //	/api/bigheaders?bytes=N answers with a response header of N bytes
+//	/api/earlyhints       answers 103 Early Hints (Link, X-Broker-Error, the cookie), then 200
 //
 // Every other path echoes the request as JSON (Echo). Every answer sets a
 // cookie, which a proxy must not pass back.
@@ -51,6 +52,18 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Type"] = nil                     // nil: Go's server sends none and sniffs nothing
 		w.Header().Set("X-Content-Type-Options", "sniff-me") // a value the proxy must replace, not add to
 		_, _ = io.WriteString(w, "<html><script>document.title='sniffed'</script></html>")
+		return
+	case r.URL.Path == "/api/earlyhints":
+		// An interim answer carrying what a final one may not pass on (and
+		// the cookie every answer sets), then a final 200.
+		w.Header().Set("Link", "</evil.js>; rel=preload; as=script")
+		w.Header().Set("X-Broker-Error", "forged")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Del("X-Broker-Error")
+		w.Header().Del("Set-Cookie")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"final":true}`)
 		return
 	case r.URL.Path == "/api/bigheaders":
 		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
