@@ -180,37 +180,32 @@ func (c *cuttable) Restore() { c.cut.Store(false) }
 // on the database of dsn.
 func waitListening(t *testing.T, dsn string) {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(t.Context())
-	ok := eventually(15*time.Second, func() bool {
-		var n int
-		err := conn.QueryRow(t.Context(), `SELECT COUNT(*) FROM pg_stat_activity
-			WHERE application_name = 'broker-watch' AND datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&n)
-		return err == nil && n > 0
-	})
-	if !ok {
-		t.Fatal("the broker's change listener never ran LISTEN")
-	}
+	waitPG(t, dsn, 15*time.Second, `SELECT COUNT(*) > 0 FROM pg_stat_activity
+		WHERE application_name = 'broker-watch' AND datname = current_database() AND query LIKE 'LISTEN%'`,
+		"the broker's change listener never ran LISTEN")
 }
 
 // waitNotificationsRead waits until every listener has read every queued
 // NOTIFY (the server's queue is empty).
 func waitNotificationsRead(t *testing.T, dsn string) {
 	t.Helper()
+	waitPG(t, dsn, 10*time.Second, `SELECT pg_notification_queue_usage() = 0`, "notifications stayed queued")
+}
+
+// waitPG polls a yes-or-no query on a connection of its own until it says
+// yes, or fails with msg.
+func waitPG(t *testing.T, dsn string, within time.Duration, query, msg string) {
+	t.Helper()
 	conn, err := pgx.Connect(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(t.Context())
-	if !eventually(10*time.Second, func() bool {
-		var usage float64
-		err := conn.QueryRow(t.Context(), `SELECT pg_notification_queue_usage()`).Scan(&usage)
-		return err == nil && usage == 0
+	if !eventually(within, func() bool {
+		var yes bool
+		return conn.QueryRow(t.Context(), query).Scan(&yes) == nil && yes
 	}) {
-		t.Fatal("notifications stayed queued")
+		t.Fatal(msg)
 	}
 }
 
