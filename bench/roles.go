@@ -254,26 +254,21 @@ func newBroker(dir, upstream string, margin time.Duration, logLevel, variant, co
 		fatal(err)
 	}
 	if v.core {
-		return coreHandler(cfg, tel, b, appID, conn.ID), secret, conn.ID
+		return coreHandler(b, appID, conn.ID), secret, conn.ID
 	}
 	return b.Handler(), secret, conn.ID
 }
 
-// coreHandler is the broker's proxy core alone: package proxy (path
+// coreHandler is the broker's proxy core alone: its own proxy.Proxy (path
 // confinement, header filtering, injection, response hardening, the
-// deadline sweeper, the 401 retry) over the token manager's cache and the
-// instrumented transport (the client histogram), for the one connection,
-// with no Gin, no middleware, no app authentication and no server
-// histogram. Against the tuned bare proxy it shows what the proxy core
-// costs; against the whole broker, what the HTTP layer in front of it does.
-// It is a measuring device only: it authenticates nobody.
-func coreHandler(cfg *config.Config, tel *telemetry.Telemetry, b *broker.Broker, appID, connID string) http.Handler {
-	px, err := proxy.New(proxy.Options{Creds: b.Tokens(), Timeout: cfg.Proxy.Timeout.D(),
-		MaxRequestBody: int64(cfg.Proxy.MaxRequestBody), RetryBodyLimit: int64(cfg.Proxy.RetryBodyLimit),
-		Transport: tel.Transport(proxy.NewTransport(cfg.Proxy.ResponseHeaderTimeout.D(), int64(cfg.Proxy.MaxResponseHeaderBytes)))})
-	if err != nil {
-		fatal(err)
-	}
+// deadline sweeper, the 401 retry, the token manager's cache and the
+// instrumented transport with its client histogram), served for the one
+// connection with no Gin, no middleware, no app authentication and no
+// server histogram. Against the tuned bare proxy it shows what the proxy
+// core costs; against the whole broker, what the HTTP layer in front of it
+// does. It is a measuring device only: it authenticates nobody.
+func coreHandler(b *broker.Broker, appID, connID string) http.Handler {
+	px := b.Proxy()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		px.ServeProxy(w, r, appID, connID)
 	})

@@ -275,6 +275,10 @@ func (b *Broker) Telemetry() *telemetry.Telemetry { return b.tel }
 // Handler is the broker's whole HTTP API.
 func (b *Broker) Handler() http.Handler { return b.engine }
 
+// Proxy is the credential-injecting proxy the /proxy/ routes serve (for
+// benchmarks and embedding apps that serve it their own way).
+func (b *Broker) Proxy() *proxy.Proxy { return b.deps.Proxy }
+
 // Tokens exposes the token manager (for tests and embedding apps).
 func (b *Broker) Tokens() *tokens.Manager { return b.tokens }
 

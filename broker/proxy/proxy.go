@@ -157,11 +157,9 @@ type call struct {
 	// for a bodyless request).
 	replayable bool
 	replay     []byte
-	// w is the caller's response; interimHooked and own1xx serve
-	// hookInterim (transport.go).
-	w             http.ResponseWriter
-	interimHooked bool
-	own1xx        http.Header
+	// w is the caller's response; own1xx serves hookInterim (transport.go).
+	w      http.ResponseWriter
+	own1xx http.Header
 }
 
 type ctxKey struct{}
@@ -224,10 +222,6 @@ func (p *Proxy) ServeProxy(w http.ResponseWriter, r *http.Request, appID, connID
 			return
 		}
 	}
-	// A proxied answer's nosniff is modifyResponse's (an error's is
-	// writeError's): one the caller's middleware put on w would be a second
-	// copy, since ReverseProxy adds the provider's headers to w's.
-	delete(w.Header(), "X-Content-Type-Options")
 	p.sweep.begin(c, r.Context())
 	defer p.sweep.finish(c)
 	p.rp.ServeHTTP(w, r.WithContext(c))
@@ -332,6 +326,14 @@ func modifyResponse(resp *http.Response) error {
 	h["X-Content-Type-Options"] = nosniff
 	h["Content-Security-Policy"] = sandboxCSP
 	delete(h, "Content-Security-Policy-Report-Only")
+	// ReverseProxy adds these to what the caller's writer already holds, so
+	// a copy the caller's stack set there (the broker's NoSniff) would go
+	// out twice: on a proxied answer they are the proxy's alone.
+	if c := callFrom(resp.Request.Context()); c != nil {
+		w := c.w.Header()
+		delete(w, "X-Content-Type-Options")
+		delete(w, "Content-Security-Policy")
+	}
 	if _, ok := h["Content-Type"]; !ok && resp.ContentLength != 0 &&
 		resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified {
 		h["Content-Type"] = octetStream

@@ -65,9 +65,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c == nil || !c.up.base.contains(req) {
 		return nil, errLeftBase
 	}
-	if !c.interimHooked {
-		c.hookInterim(req.Context())
-	}
+	c.hookInterim(req.Context()) // once: a retry goes to t.base directly
 	resp, err := t.base.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || !c.replayable {
 		return resp, err
@@ -116,9 +114,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // its status with the broker's headers only, and those are put back for
 // the final answer.
 func (c *call) hookInterim(ctx context.Context) {
-	c.interimHooked = true
 	tr := httptrace.ContextClientTrace(ctx)
-	if tr == nil || tr.Got1xxResponse == nil || c.w == nil {
+	if tr == nil || tr.Got1xxResponse == nil {
 		return
 	}
 	forward := tr.Got1xxResponse
