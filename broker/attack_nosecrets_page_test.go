@@ -1,12 +1,9 @@
 package broker_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,13 +11,7 @@ import (
 	"testing"
 	"time"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-
-	"github.com/oauthbroker/broker/broker"
-	"github.com/oauthbroker/broker/broker/telemetry"
 	"github.com/oauthbroker/broker/config"
-	"github.com/oauthbroker/broker/middleware"
 	"github.com/oauthbroker/broker/providers"
 	"github.com/oauthbroker/broker/providers/caldav/caldavtest"
 )
@@ -47,24 +38,7 @@ func TestHostedPagePasswordsStayInside(t *testing.T) {
 		c.Log = config.Log{Level: "debug", Format: "json"}
 		c.Providers = map[string]providers.Spec{"caldav": {APIBaseURL: dav.URL + "/"}}
 	})
-	var text, js syncBuffer
-	debug := &slog.HandlerOptions{Level: slog.LevelDebug}
-	logger := slog.New(middleware.NewRequestIDHandler(teeHandler{
-		slog.NewTextHandler(&text, debug), slog.NewJSONHandler(&js, debug)}))
-	exp := tracetest.NewInMemoryExporter()
-	tel, err := telemetry.New(context.Background(), telemetry.Options{Prometheus: true, SpanExporter: exp, Sampler: sdktrace.AlwaysSample()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := broker.New(context.Background(), cfg, broker.Options{Logger: logger, Telemetry: tel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- b.Serve(ctx, ln) }()
-	defer func() { cancel(); <-served }()
+	capt := serveCapturing(t, cfg, ln)
 
 	const redirect = "http://localhost:9/done"
 	created := send(t, base, "POST", "/v1/apps", cfg.Security.AdminToken, fmt.Sprintf(`{"app":{"name":"Booking","allowedRedirectUris":[%q]}}`, redirect))
@@ -110,40 +84,12 @@ func TestHostedPagePasswordsStayInside(t *testing.T) {
 		"&to="+now.Add(time.Hour).UTC().Format(time.RFC3339), key, ""); a.code != 200 {
 		t.Fatalf("events: %d %s", a.code, a.body)
 	}
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-
-	var spans strings.Builder
-	for _, s := range exp.GetSpans() {
-		fmt.Fprintf(&spans, "span %q status %q\n", s.Name, s.Status.Description)
-		for _, a := range s.Attributes {
-			fmt.Fprintf(&spans, "  %s=%s\n", a.Key, a.Value.String())
-		}
-		for _, e := range s.Events {
-			for _, a := range e.Attributes {
-				fmt.Fprintf(&spans, "  event %s %s=%s\n", e.Name, a.Key, a.Value.String())
-			}
-		}
-	}
 	basic := base64.StdEncoding.EncodeToString([]byte("ada@example.com:" + right))
-	for _, out := range []struct{ name, body string }{
-		{"text log", text.String()}, {"JSON log", js.String()}, {"spans", spans.String()},
-		{"/metrics", string(metrics)}, {"URLs", strings.Join(append(seen, sess.ConnectURL), "\n")},
-	} {
-		if out.body == "" {
-			t.Errorf("%s: captured nothing", out.name)
-		}
-		for what, v := range map[string]string{"wrong password": wrong, "right password": right, "Basic credential": basic} {
-			if i := strings.Index(out.body, v); i >= 0 {
-				t.Errorf("the %s appears in the %s: …%s…", what, out.name, out.body[max(i-200, 0):min(i+len(v)+100, len(out.body))])
-			}
-		}
-	}
-	if !strings.Contains(js.String(), "credentials test failed") {
-		t.Errorf("the provider failure was not logged (the capture would prove nothing):\n%s", js.String())
+	assertNoSecrets(t, []output{
+		{"text log", capt.text.String()}, {"JSON log", capt.js.String()}, {"spans", capt.spanText()},
+		{"/metrics", capt.metrics(t)}, {"URLs", strings.Join(append(seen, sess.ConnectURL), "\n")},
+	}, map[string]string{"wrong password": wrong, "right password": right, "Basic credential": basic})
+	if !strings.Contains(capt.js.String(), "credentials test failed") {
+		t.Errorf("the provider failure was not logged (the capture would prove nothing):\n%s", capt.js.String())
 	}
 }

@@ -182,6 +182,98 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// emitted is a broker serving on a listener with all it emits kept: every
+// log record at debug in both formats, every span (always sampled, held in
+// memory) and, on demand, the whole /metrics text.
+type emitted struct {
+	text, js syncBuffer
+	exp      *tracetest.InMemoryExporter
+	base     string
+}
+
+// serveCapturing serves cfg's broker on ln until the test ends.
+func serveCapturing(t *testing.T, cfg *config.Config, ln net.Listener) *emitted {
+	t.Helper()
+	c := &emitted{exp: tracetest.NewInMemoryExporter(), base: "http://" + ln.Addr().String()}
+	debug := &slog.HandlerOptions{Level: slog.LevelDebug}
+	logger := slog.New(middleware.NewRequestIDHandler(teeHandler{
+		slog.NewTextHandler(&c.text, debug), slog.NewJSONHandler(&c.js, debug)}))
+	tel, err := telemetry.New(context.Background(), telemetry.Options{
+		Prometheus: true, SpanExporter: c.exp, Sampler: sdktrace.AlwaysSample()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.New(context.Background(), cfg, broker.Options{Logger: logger, Telemetry: tel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- b.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+		_ = b.Close()
+	})
+	return c
+}
+
+// metrics is the broker's whole /metrics answer.
+func (c *emitted) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(c.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m, _ := io.ReadAll(resp.Body)
+	return string(m)
+}
+
+// spanText is every span so far as text: name, status, attributes, events
+// with theirs, resource.
+func (c *emitted) spanText() string {
+	var out strings.Builder
+	for _, s := range c.exp.GetSpans() {
+		fmt.Fprintf(&out, "span %q status %q\n", s.Name, s.Status.Description)
+		for _, a := range s.Attributes {
+			fmt.Fprintf(&out, "  %s=%s\n", a.Key, a.Value.String())
+		}
+		for _, e := range s.Events {
+			fmt.Fprintf(&out, "  event %q\n", e.Name)
+			for _, a := range e.Attributes {
+				fmt.Fprintf(&out, "    %s=%s\n", a.Key, a.Value.String())
+			}
+		}
+		if s.Resource != nil {
+			for _, a := range s.Resource.Attributes() {
+				fmt.Fprintf(&out, "  resource %s=%s\n", a.Key, a.Value.String())
+			}
+		}
+	}
+	return out.String()
+}
+
+// output is one captured stream, by name.
+type output struct{ name, body string }
+
+// assertNoSecrets fails for an output that captured nothing (it would
+// prove nothing) and for every secret found in one, by its name.
+func assertNoSecrets(t *testing.T, outs []output, secrets map[string]string) {
+	t.Helper()
+	for _, out := range outs {
+		if out.body == "" {
+			t.Errorf("%s: captured nothing", out.name)
+		}
+		for what, v := range secrets {
+			if i := strings.Index(out.body, v); i >= 0 {
+				lo, hi := max(i-200, 0), min(i+len(v)+100, len(out.body))
+				t.Errorf("the %s appears in the %s:\n…%s…", what, out.name, out.body[lo:hi])
+			}
+		}
+	}
+}
+
 // No secret escapes: connect, refresh, proxy, events, free/busy and webhook delivery run
 // through the real HTTP stack with every secret a known value, and no log
 // line (debug, text and JSON), no span (name, attributes, events, status,
@@ -216,25 +308,7 @@ func TestNoSecretEscapes(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	var text, js syncBuffer
-	debug := &slog.HandlerOptions{Level: slog.LevelDebug}
-	logger := slog.New(middleware.NewRequestIDHandler(teeHandler{
-		slog.NewTextHandler(&text, debug), slog.NewJSONHandler(&js, debug)}))
-	exp := tracetest.NewInMemoryExporter()
-	tel, err := telemetry.New(context.Background(), telemetry.Options{
-		Prometheus: true, SpanExporter: exp, Sampler: sdktrace.AlwaysSample()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := broker.New(context.Background(), cfg, broker.Options{Logger: logger, Telemetry: tel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- b.Serve(ctx, ln) }()
-	defer func() { cancel(); <-served }()
+	capt := serveCapturing(t, cfg, ln)
 
 	secrets := map[string]string{
 		"admin token": sentAdmin, "state key": sentStateKey, "encryption key": sentEncKey,
@@ -352,60 +426,29 @@ func TestNoSecretEscapes(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the worker records the attempt after the answer
 
 	_, _ = call("GET", "/healthz", "", nil)
-	resp, err = http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	metrics := []byte(capt.metrics(t))
 	if !bytes.Contains(metrics, []byte("broker_token_refreshes_total")) || !bytes.Contains(metrics, []byte("broker_webhook_deliveries_total")) || !bytes.Contains(metrics, []byte("broker_events_fanout_duration")) ||
 		!bytes.Contains(metrics, []byte(`broker_connect_flows_total{provider="acme",result="connected"}`)) {
 		t.Errorf("/metrics lacks the flows this test ran:\n%s", metrics)
 	}
 
-	spans := exp.GetSpans()
-	var spanText strings.Builder
+	spans := capt.exp.GetSpans()
 	names := map[string]bool{}
 	for _, s := range spans {
 		names[s.Name] = true
-		fmt.Fprintf(&spanText, "span %q status %q\n", s.Name, s.Status.Description)
-		for _, a := range s.Attributes {
-			fmt.Fprintf(&spanText, "  %s=%s\n", a.Key, a.Value.String())
-		}
-		for _, e := range s.Events {
-			fmt.Fprintf(&spanText, "  event %q\n", e.Name)
-			for _, a := range e.Attributes {
-				fmt.Fprintf(&spanText, "    %s=%s\n", a.Key, a.Value.String())
-			}
-		}
-		if s.Resource != nil {
-			for _, a := range s.Resource.Attributes() {
-				fmt.Fprintf(&spanText, "  resource %s=%s\n", a.Key, a.Value.String())
-			}
-		}
 	}
 	for _, want := range []string{"POST /v1/connect/oauth", "GET /oauth/callback", "broker.token.refresh", "broker.webhook.deliver", "GET /v1/events", "GET /v1/freebusy", "broker.events.call", "HTTP POST", "HTTP GET"} {
 		if !names[want] {
 			t.Errorf("no span %q among %v", want, keys(names))
 		}
 	}
-	if !strings.Contains(text.String(), "level=DEBUG") && !strings.Contains(js.String(), `"level":"DEBUG"`) {
+	if !strings.Contains(capt.text.String(), "level=DEBUG") && !strings.Contains(capt.js.String(), `"level":"DEBUG"`) {
 		t.Log("no debug record was written; the capture ran at debug all the same")
 	}
-	for _, out := range []struct{ name, body string }{
-		{"text log", text.String()}, {"JSON log", js.String()}, {"spans", spanText.String()}, {"/metrics", string(metrics)},
-	} {
-		if out.body == "" {
-			t.Errorf("%s: captured nothing", out.name)
-		}
-		for what, v := range secrets {
-			if i := strings.Index(out.body, v); i >= 0 {
-				lo, hi := max(i-200, 0), min(i+len(v)+100, len(out.body))
-				t.Errorf("the %s appears in the %s:\n…%s…", what, out.name, out.body[lo:hi])
-			}
-		}
-	}
+	assertNoSecrets(t, []output{
+		{"text log", capt.text.String()}, {"JSON log", capt.js.String()}, {"spans", capt.spanText()}, {"/metrics", string(metrics)},
+	}, secrets)
 	if t.Failed() {
-		t.Logf("%d spans, %d bytes of text log, %d of JSON log, %d of metrics", len(spans), len(text.String()), len(js.String()), len(metrics))
+		t.Logf("%d spans, %d bytes of text log, %d of JSON log, %d of metrics", len(spans), len(capt.text.String()), len(capt.js.String()), len(metrics))
 	}
 }
