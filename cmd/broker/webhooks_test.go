@@ -192,7 +192,7 @@ webhooks:
 	}
 	// Wait until a delivery is on the wire (held by the receiver), then
 	// kill. One app has at most a quarter of the slots (at least one) in
-	// flight, so with concurrency 2 that is one.
+	// flight: two of the 8 here.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		sink.mu.Lock()
